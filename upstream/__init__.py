@@ -1,0 +1,1 @@
+"""The simulated Jaffle Shop platform: the upstream systems the pipelines extract from."""
