@@ -1,0 +1,1 @@
+"""dlt pipelines that extract the Jaffle Shop upstream into the warehouse's raw dataset."""

@@ -1,0 +1,63 @@
+"""`python -m ingestion`: run the dlt pipelines into the warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from ingestion import pipeline, warehouse
+from ingestion.errors import UpstreamError
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The first UpstreamError in the chain, else the innermost exception."""
+    current: BaseException | None = error
+    innermost = error
+    while current is not None:
+        if isinstance(current, UpstreamError):
+            return current
+        innermost = current
+        current = current.__cause__ or current.__context__
+    return innermost
+
+
+def run(args: argparse.Namespace) -> int:
+    sources = pipeline.SOURCES if args.source == "all" else (args.source,)
+    for source_name in sources:
+        try:
+            summary = pipeline.run(source_name, args.target, full_refresh=args.full_refresh)
+        except ConfigFieldMissingException as error:
+            missing = ", ".join(error.fields)
+            print(f"ingestion: {source_name} is missing configuration: {missing}. Set "
+                  f"{pipeline.API_KEY_ENV} for the API key; see .dlt/config.toml for the rest.",
+                  file=sys.stderr)
+            return 2
+        except PipelineStepFailed as error:
+            cause = root_cause(error)
+            print(f"ingestion failed in {error.step}: {cause}", file=sys.stderr)
+            print("nothing from this run was committed; the next run starts from the same state",
+                  file=sys.stderr)
+            return 1
+        print("\n".join(summary.lines()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ingestion", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_cmd = commands.add_parser("run", help="extract incrementally and load the raw dataset")
+    run_cmd.add_argument("--source", choices=(*pipeline.SOURCES, "all"), default="all")
+    run_cmd.add_argument("--target", choices=warehouse.TARGETS, default=warehouse.default_target(),
+                         help="warehouse to load (default: $DBT_TARGET or duckdb)")
+    run_cmd.add_argument("--full-refresh", action="store_true",
+                         help="drop the source's raw tables and state, then load everything")
+    run_cmd.set_defaults(handler=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)

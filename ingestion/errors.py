@@ -1,0 +1,5 @@
+"""Errors the pipelines raise for problems a person has to act on."""
+
+
+class UpstreamError(RuntimeError):
+    """The upstream refused or broke a request; the message names source, endpoint and params."""

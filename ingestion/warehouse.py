@@ -1,0 +1,55 @@
+"""Where pipelines load: the same target switch and settings as dbt's profiles.yml."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+import dlt
+from dlt.common.destination import Destination
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TARGETS = ("duckdb", "postgres")
+RAW_DATASET = "raw"
+
+
+def default_target() -> str:
+    return os.environ.get("DBT_TARGET", "duckdb")
+
+
+def duckdb_path() -> Path:
+    """The DuckDB warehouse file; relative paths are taken from the repository root."""
+    path = Path(os.environ.get("DUCKDB_PATH", "warehouse/jaffle.duckdb"))
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def postgres_url() -> str:
+    user = quote(os.environ.get("POSTGRES_USER", "postgres"), safe="")
+    # dlt insists on a password; under trust auth (the local default) any value works.
+    password = quote(os.environ.get("POSTGRES_PASSWORD", "postgres"), safe="")
+    host = os.environ.get("POSTGRES_HOST", "127.0.0.1")
+    port = os.environ.get("POSTGRES_PORT", "5432")
+    database = os.environ.get("POSTGRES_DB", "jaffle")
+    return f"postgresql://{user}:{password}@{host}:{port}/{database}"
+
+
+def destination(target: str) -> Destination:
+    if target == "duckdb":
+        path = duckdb_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(credentials=str(path))
+    if target == "postgres":
+        return dlt.destinations.postgres(credentials=postgres_url())
+    raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
+
+
+def loader_file_format(target: str) -> str:
+    """Bulk formats: parquet into DuckDB, COPY-able CSV into PostgreSQL, never row inserts."""
+    return "parquet" if target == "duckdb" else "csv"
+
+
+def pipelines_dir() -> Path:
+    """Local pipeline working state (dlt also keeps state in the warehouse)."""
+    path = Path(os.environ.get("PIPELINES_DIR", ".pipelines"))
+    return path if path.is_absolute() else REPO_ROOT / path
