@@ -31,15 +31,19 @@ def run(args: argparse.Namespace) -> int:
             summary = pipeline.run(source_name, args.target, full_refresh=args.full_refresh)
         except ConfigFieldMissingException as error:
             missing = ", ".join(error.fields)
-            print(f"ingestion: {source_name} is missing configuration: {missing}. Set "
-                  f"{pipeline.API_KEY_ENV} for the API key; see .dlt/config.toml for the rest.",
-                  file=sys.stderr)
+            print(
+                f"ingestion: {source_name} is missing configuration: {missing}. Set "
+                f"{pipeline.API_KEY_ENV} for the API key; see .dlt/config.toml for the rest.",
+                file=sys.stderr,
+            )
             return 2
         except PipelineStepFailed as error:
             cause = root_cause(error)
             print(f"ingestion failed in {error.step}: {cause}", file=sys.stderr)
-            print("nothing from this run was committed; the next run starts from the same state",
-                  file=sys.stderr)
+            print(
+                "nothing from this run was committed; the next run starts from the same state",
+                file=sys.stderr,
+            )
             return 1
         print("\n".join(summary.lines()))
     return 0
@@ -50,10 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run_cmd = commands.add_parser("run", help="extract incrementally and load the raw dataset")
     run_cmd.add_argument("--source", choices=(*pipeline.SOURCES, "all"), default="all")
-    run_cmd.add_argument("--target", choices=warehouse.TARGETS, default=warehouse.default_target(),
-                         help="warehouse to load (default: $DBT_TARGET or duckdb)")
-    run_cmd.add_argument("--full-refresh", action="store_true",
-                         help="drop the source's raw tables and state, then load everything")
+    run_cmd.add_argument(
+        "--target",
+        choices=warehouse.TARGETS,
+        default=warehouse.default_target(),
+        help="warehouse to load (default: $DBT_TARGET or duckdb)",
+    )
+    run_cmd.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="drop the source's raw tables and state, then load everything",
+    )
     run_cmd.set_defaults(handler=run)
     return parser
 

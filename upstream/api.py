@@ -87,9 +87,7 @@ def create_app(store: ShopStore, settings: ApiSettings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_parameter(_: Request, exc: RequestValidationError) -> Response:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
-        ]
+        problems = [f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()]
         return json_response({"error": "bad_request", "detail": "; ".join(problems)}, 400)
 
     async def simulated_latency() -> None:

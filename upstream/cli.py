@@ -36,8 +36,10 @@ def serve(args: argparse.Namespace) -> None:
     sock.bind((HOST, args.port))
     port = sock.getsockname()[1]
     # The first line on stdout tells a launcher where we listen (useful with --port 0).
-    print(f"upstream listening on http://{HOST}:{port} ({len(store.tables['orders'])} orders)",
-          flush=True)
+    print(
+        f"upstream listening on http://{HOST}:{port} ({len(store.tables['orders'])} orders)",
+        flush=True,
+    )
     config = uvicorn.Config(create_app(store, settings), log_level=args.log_level)
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -59,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve_cmd = commands.add_parser(
-        "serve", help="serve the REST API on 127.0.0.1",
+        "serve",
+        help="serve the REST API on 127.0.0.1",
         description=f"Serve the REST API on {HOST}. Clients authenticate with the bearer key "
         f"in ${API_KEY_ENV}.",
     )
@@ -67,20 +70,27 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--seed", type=int, default=42, help="random seed of the data set")
     serve_cmd.add_argument("--orders", type=int, default=5_000, help="orders in the history")
     serve_cmd.add_argument("--history-days", type=int, default=90, help="days of history")
-    serve_cmd.add_argument("--latency-ms", type=float, default=0.0,
-                           help="base latency added to every API request")
-    serve_cmd.add_argument("--jitter-ms", type=float, default=0.0,
-                           help="uniform random latency added on top of the base")
+    serve_cmd.add_argument(
+        "--latency-ms", type=float, default=0.0, help="base latency added to every API request"
+    )
+    serve_cmd.add_argument(
+        "--jitter-ms",
+        type=float,
+        default=0.0,
+        help="uniform random latency added on top of the base",
+    )
     serve_cmd.add_argument("--log-level", default="warning", help="uvicorn log level")
     serve_cmd.set_defaults(handler=serve)
 
     advance_cmd = commands.add_parser(
-        "advance", help="move the running upstream's clock forward",
+        "advance",
+        help="move the running upstream's clock forward",
         description="New orders arrive and existing ones change status, day by day.",
     )
     advance_cmd.add_argument("--days", type=int, default=1, help="days to move forward")
-    advance_cmd.add_argument("--url", default=f"http://{HOST}:8765",
-                             help="base URL of the running upstream")
+    advance_cmd.add_argument(
+        "--url", default=f"http://{HOST}:8765", help="base URL of the running upstream"
+    )
     advance_cmd.set_defaults(handler=advance)
     return parser
 

@@ -49,8 +49,17 @@ def uuid_strings(rng: np.random.Generator, n: int) -> np.ndarray:
     nibbles[:, 0::2] = hex_digits[raw >> 4]
     nibbles[:, 1::2] = hex_digits[raw & 0x0F]
     dash = np.full((n, 1), ord("-"), dtype=np.uint8)
-    parts = [nibbles[:, 0:8], dash, nibbles[:, 8:12], dash, nibbles[:, 12:16], dash,
-             nibbles[:, 16:20], dash, nibbles[:, 20:32]]
+    parts = [
+        nibbles[:, 0:8],
+        dash,
+        nibbles[:, 8:12],
+        dash,
+        nibbles[:, 12:16],
+        dash,
+        nibbles[:, 16:20],
+        dash,
+        nibbles[:, 20:32],
+    ]
     return np.ascontiguousarray(np.hstack(parts)).view("S36").ravel()
 
 

@@ -56,8 +56,10 @@ class Table:
     def bounds(self, since_us: int | None, before_us: int | None) -> tuple[int, int]:
         """Row range whose `updated_at` lies in `[since_us, before_us)`."""
         start = 0 if since_us is None else int(np.searchsorted(self.updated_at, since_us, "left"))
-        end = len(self) if before_us is None else int(
-            np.searchsorted(self.updated_at, before_us, "left")
+        end = (
+            len(self)
+            if before_us is None
+            else int(np.searchsorted(self.updated_at, before_us, "left"))
         )
         return start, max(start, end)
 
@@ -121,7 +123,7 @@ class ShopStore:
         rng = np.random.default_rng([self.spec.seed, 100, day_number])
         orders = self.tables["orders"].columns
         mean_per_day = self.spec.orders / self.spec.history_days
-        n_new = int(round(mean_per_day * day_weights(day_start, 1)[0]))
+        n_new = round(float(mean_per_day * day_weights(day_start, 1)[0]))
 
         # Every change made today carries a distinct time within today.
         def change_times(n: int) -> np.ndarray:

@@ -15,7 +15,7 @@ orders as (
 
     {% if is_incremental() %}
         where updated_at >= (
-            select {{ dbt.dateadd('hour', -var('lookback_hours'), 'max(updated_at)') }}
+            select {{ dbt.dateadd('hour', '-' ~ var('lookback_hours'), 'max(updated_at)') }}
             from {{ this }}
         )
     {% endif %}
