@@ -1,0 +1,70 @@
+"""Fixtures: a real upstream on loopback and a throwaway warehouse per target."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from tests.support import Warehouse, postgres_admin_dsn
+from upstream.process import UpstreamProcess
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_ORDERS = 3_000
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamProcess]:
+    """A fresh upstream with a small data set and a random API key."""
+    with UpstreamProcess(secrets.token_hex(16), "--orders", str(TEST_ORDERS)) as process:
+        yield process
+
+
+def postgres_unavailable_reason() -> str | None:
+    try:
+        psycopg2.connect(postgres_admin_dsn(), connect_timeout=3).close()
+    except psycopg2.OperationalError as error:
+        return f"no PostgreSQL server reachable ({str(error).strip().splitlines()[0]})"
+    return None
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    upstream: UpstreamProcess,
+) -> Iterator[Warehouse]:
+    """An empty warehouse of each target, wired to the test's upstream through the env."""
+    target = request.param
+    monkeypatch.setenv("DBT_TARGET", target)
+    monkeypatch.setenv("PIPELINES_DIR", str(tmp_path / "pipelines"))
+    monkeypatch.setenv("UPSTREAM_API_KEY", upstream.api_key)
+    monkeypatch.setenv("SOURCES__SHOP_API__BASE_URL", upstream.url)
+    if target == "duckdb":
+        monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
+        yield Warehouse(target)
+        return
+
+    reason = postgres_unavailable_reason()
+    if reason is not None:
+        if IN_CI:
+            pytest.fail(f"{reason}; CI must run the PostgreSQL tests")
+        pytest.skip(reason)
+    database = f"jaffle_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(postgres_admin_dsn())
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'create database "{database}"')
+    monkeypatch.setenv("POSTGRES_DB", database)
+    try:
+        yield Warehouse(target)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'drop database if exists "{database}" with (force)')
+        admin.close()

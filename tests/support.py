@@ -1,0 +1,82 @@
+"""Helpers shared by the tests: query a warehouse, run dbt, read the upstream's truth."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import psycopg2
+
+from ingestion import warehouse as warehouse_settings
+from upstream.process import UpstreamProcess
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT = str(Path(sys.executable).with_name("dbt"))
+
+
+def postgres_admin_dsn() -> str:
+    return (
+        f"host={os.environ.get('POSTGRES_HOST', '127.0.0.1')} "
+        f"port={os.environ.get('POSTGRES_PORT', '5432')} "
+        f"user={os.environ.get('POSTGRES_USER', 'postgres')} "
+        f"password={os.environ.get('POSTGRES_PASSWORD', 'postgres')} dbname=postgres"
+    )
+
+
+@dataclass
+class Warehouse:
+    """The warehouse a test loads into, configured through the environment like the CLI."""
+
+    target: str
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.target == "duckdb":
+            with duckdb.connect(str(warehouse_settings.duckdb_path()), read_only=True) as conn:
+                return conn.execute(sql).fetchall()
+        with psycopg2.connect(warehouse_settings.postgres_url()) as conn, conn.cursor() as cur:
+            cur.execute(sql)
+            rows = cur.fetchall()
+        conn.close()
+        return rows
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        rows = self.query(
+            "select count(*) from information_schema.tables "
+            f"where table_schema = '{schema}' and table_name = '{table}'"
+        )
+        return rows[0][0] > 0
+
+    def dbt(self, *args: str) -> None:
+        """Run a dbt command on this target from the repository root; fail on any error."""
+        # A separate process, as a user runs it: dbt-duckdb keeps its database open in-process.
+        command = [DBT, *args, "--target", self.target]
+        result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+        assert result.returncode == 0, (
+            f"dbt {' '.join(args)} failed on {self.target}:\n{result.stdout[-4000:]}"
+        )
+
+
+def upstream_orders(upstream: UpstreamProcess) -> dict[str, dict[str, Any]]:
+    """Every order the upstream holds now, read page by page with a plain HTTP client."""
+    orders: dict[str, dict[str, Any]] = {}
+    params: dict[str, Any] = {"limit": 1000}
+    headers = {"Authorization": f"Bearer {upstream.api_key}"}
+    while True:
+        page = httpx.get(f"{upstream.url}/v1/orders", params=params, headers=headers).json()
+        for row in page["data"]:
+            assert row["id"] not in orders, f"order {row['id']} served twice"
+            orders[row["id"]] = row
+        if not page["has_more"]:
+            return orders
+        params["cursor"] = page["next_cursor"]
+
+
+def dollars(cents: int) -> Decimal:
+    return Decimal(cents) / 100

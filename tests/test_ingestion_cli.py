@@ -1,0 +1,42 @@
+"""`python -m ingestion` as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import REPO_ROOT
+from upstream.process import UpstreamProcess
+
+
+def run_cli(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ingestion", "run", "--target", "duckdb"],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_wrong_key_exits_with_a_one_line_reason_and_no_secret(
+    upstream: UpstreamProcess, tmp_path: Path
+) -> None:
+    env = {
+        "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+        "PIPELINES_DIR": str(tmp_path / "pipelines"),
+        "SOURCES__SHOP_API__BASE_URL": upstream.url,
+        "UPSTREAM_API_KEY": "wrong-secret-value",
+    }
+    result = run_cli(env)
+    assert result.returncode == 1
+    assert "GET /v1/orders" in result.stderr and "401" in result.stderr
+    assert "wrong-secret-value" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+    result = run_cli({**env, "UPSTREAM_API_KEY": upstream.api_key})
+    assert result.returncode == 0, result.stderr
+    assert "orders 3000" in result.stdout
+    assert upstream.api_key not in result.stdout + result.stderr

@@ -1,0 +1,116 @@
+"""Upstream -> dlt -> warehouse -> dbt, on DuckDB and PostgreSQL, reconciled with the upstream."""
+
+from __future__ import annotations
+
+import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from ingestion import pipeline
+from ingestion.errors import UpstreamError
+from tests.support import Warehouse, dollars, upstream_orders
+from upstream.process import UpstreamProcess
+
+
+def ingest(target: str) -> pipeline.RunSummary:
+    return pipeline.run("shop_api", target)
+
+
+def assert_orders_mart_matches_upstream(warehouse: Warehouse, upstream: UpstreamProcess) -> None:
+    truth = upstream_orders(upstream)
+    count, total = warehouse.query("select count(*), sum(order_total) from analytics.orders")[0]
+    assert count == len(truth)
+    assert total == dollars(sum(row["order_total"] for row in truth.values()))
+    mart = {
+        order_id: (status, order_total)
+        for order_id, status, order_total in warehouse.query(
+            "select order_id, order_status, order_total from analytics.orders"
+        )
+    }
+    expected = {
+        order_id: (row["status"], dollars(row["order_total"])) for order_id, row in truth.items()
+    }
+    assert mart == expected
+
+
+def raw_orders(warehouse: Warehouse) -> set[tuple[str, str, str]]:
+    rows = warehouse.query("select id, status, cast(updated_at as varchar) from raw.orders")
+    return set(rows)
+
+
+def orders_cursor(target: str) -> str:
+    state = pipeline.make_pipeline("shop_api", target).state
+    return state["sources"]["shop_api"]["resources"]["orders"]["incremental"]["updated_at"][
+        "last_value"
+    ]
+
+
+def test_full_load_reconciles_with_upstream(
+    warehouse: Warehouse, upstream: UpstreamProcess
+) -> None:
+    summary = ingest(warehouse.target)
+    assert summary.rows == {"orders": len(upstream_orders(upstream))}
+
+    warehouse.dbt("build")
+    warehouse.dbt("source", "freshness")
+    assert_orders_mart_matches_upstream(warehouse, upstream)
+
+
+def test_incremental_rounds_reflect_exactly_the_changes(
+    warehouse: Warehouse, upstream: UpstreamProcess
+) -> None:
+    ingest(warehouse.target)
+    warehouse.dbt("build")
+    before = upstream_orders(upstream)
+    raw_before = raw_orders(warehouse)
+
+    # Nothing changed upstream: nothing new is loaded.
+    assert ingest(warehouse.target).rows == {}
+    assert raw_orders(warehouse) == raw_before
+
+    changes = upstream.advance(days=2)
+    after = upstream_orders(upstream)
+    changed = {key for key, row in after.items() if before.get(key) != row}
+    assert changes["new_orders"] > 0
+    assert changes["completed_orders"] + changes["returned_orders"] > 0
+
+    summary = ingest(warehouse.target)
+    assert summary.rows == {"orders": len(changed)}
+    warehouse.dbt("build")
+    assert_orders_mart_matches_upstream(warehouse, upstream)
+
+
+def test_wrong_api_key_fails_clearly_and_loads_nothing(
+    warehouse: Warehouse, upstream: UpstreamProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong_key = "not-the-key"
+    monkeypatch.setenv("UPSTREAM_API_KEY", wrong_key)
+    with pytest.raises(PipelineStepFailed) as failure:
+        ingest(warehouse.target)
+    message = str(failure.value.exception)
+    assert isinstance(failure.value.exception.__cause__ or failure.value.exception, Exception)
+    assert "shop_api" in message
+    assert "GET /v1/orders" in message
+    assert "401" in message
+    assert wrong_key not in message
+    assert not warehouse.table_exists("raw", "orders")
+
+    # After a good load, a failed incremental run leaves data and cursor where they were.
+    monkeypatch.setenv("UPSTREAM_API_KEY", upstream.api_key)
+    ingest(warehouse.target)
+    raw_before, cursor_before = raw_orders(warehouse), orders_cursor(warehouse.target)
+    upstream.advance(days=1)
+    monkeypatch.setenv("UPSTREAM_API_KEY", wrong_key)
+    with pytest.raises(PipelineStepFailed) as failure:
+        ingest(warehouse.target)
+    assert any(isinstance(e, UpstreamError) for e in exception_chain(failure.value))
+    assert raw_orders(warehouse) == raw_before
+    assert orders_cursor(warehouse.target) == cursor_before
+
+
+def exception_chain(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
