@@ -1,0 +1,53 @@
+# jaffle ELT: `make demo` to see it run, `make test` to prove it. `make help` lists targets.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+# Warehouse for ingest/build: duckdb (default) or postgres.
+TARGET ?= duckdb
+export DBT_TARGET := $(TARGET)
+
+.PHONY: help setup demo upstream ingest build test lint format lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed  ## create .venv and install the locked dependencies
+
+$(VENV)/.installed: requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	@touch $@
+
+demo: setup  ## start the upstream, ingest, dbt build on DuckDB, print a summary
+	$(BIN)/python scripts/demo.py
+
+upstream: setup  ## serve the simulated upstream on 127.0.0.1:8765 (needs UPSTREAM_API_KEY)
+	$(BIN)/python -m upstream serve --port 8765
+
+ingest: setup  ## extract incrementally from the upstream into TARGET's raw dataset
+	$(BIN)/python -m ingestion run --target $(TARGET)
+
+build: setup  ## dbt build (models and tests) on TARGET
+	$(BIN)/dbt build --target $(TARGET)
+
+lint: setup  ## ruff and sqlfluff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint models tests/dbt
+
+format: setup  ## apply ruff's formatting and sqlfluff's fixes
+	$(BIN)/ruff format .
+	$(BIN)/sqlfluff fix models tests/dbt
+
+test: lint  ## the whole suite: lint, then pytest (dbt on DuckDB and PostgreSQL included)
+	$(BIN)/pytest
+
+lock:  ## re-resolve requirements.lock from pyproject.toml
+	$(BIN)/uv pip compile --quiet pyproject.toml -o requirements.lock --python-version 3.11
+
+clean:  ## remove the virtualenv, the local warehouse, pipeline state and dbt output
+	rm -rf $(VENV) warehouse .pipelines target logs
