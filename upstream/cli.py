@@ -33,7 +33,10 @@ def serve(args: argparse.Namespace) -> None:
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, args.port))
+    try:
+        sock.bind((HOST, args.port))
+    except OSError as error:
+        sys.exit(f"upstream: cannot listen on {HOST}:{args.port}: {error.strerror}")
     port = sock.getsockname()[1]
     # The first line on stdout tells a launcher where we listen (useful with --port 0).
     print(
