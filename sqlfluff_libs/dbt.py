@@ -4,6 +4,8 @@ sqlfluff renders models without dbt; each stand-in renders SQL of the same shape
 DuckDB implementation, so the linter parses what the warehouse would run.
 """
 
+from collections.abc import Callable
+
 
 def dateadd(datepart: str, interval: object, from_date_or_timestamp: str) -> str:
     return f"{from_date_or_timestamp} + ({interval} * interval 1 {datepart})"
@@ -25,29 +27,21 @@ def safe_cast(field: str, type_name: str) -> str:
     return f"try_cast({field} as {type_name})"
 
 
-def type_timestamp() -> str:
-    return "timestamp"
+# dbt.type_<kind>() -> the DuckDB type name dbt would render.
+TYPE_NAMES = {
+    "timestamp": "timestamp",
+    "numeric": "numeric(28, 6)",
+    "string": "varchar",
+    "int": "integer",
+    "bigint": "bigint",
+    "float": "double",
+    "boolean": "boolean",
+}
 
 
-def type_numeric() -> str:
-    return "numeric(28, 6)"
+def _type_macro(type_name: str) -> Callable[[], str]:
+    return lambda: type_name
 
 
-def type_string() -> str:
-    return "varchar"
-
-
-def type_int() -> str:
-    return "integer"
-
-
-def type_bigint() -> str:
-    return "bigint"
-
-
-def type_float() -> str:
-    return "double"
-
-
-def type_boolean() -> str:
-    return "boolean"
+for _kind, _type_name in TYPE_NAMES.items():
+    globals()[f"type_{_kind}"] = _type_macro(_type_name)
