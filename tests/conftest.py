@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tests.support import Warehouse, postgres_admin_dsn
+from tests.support import FAST_UPSTREAM, Warehouse, postgres_admin_dsn
 from upstream.process import UpstreamProcess
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -21,7 +21,8 @@ TEST_ORDERS = 3_000
 @pytest.fixture
 def upstream() -> Iterator[UpstreamProcess]:
     """A fresh upstream with a small data set and a random API key."""
-    with UpstreamProcess(secrets.token_hex(16), "--orders", str(TEST_ORDERS)) as process:
+    key = secrets.token_hex(16)
+    with UpstreamProcess(key, "--orders", str(TEST_ORDERS), *FAST_UPSTREAM) as process:
         yield process
 
 

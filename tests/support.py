@@ -63,19 +63,36 @@ class Warehouse:
         )
 
 
-def upstream_orders(upstream: UpstreamProcess) -> dict[str, dict[str, Any]]:
-    """Every order the upstream holds now, read page by page with a plain HTTP client."""
-    orders: dict[str, dict[str, Any]] = {}
-    params: dict[str, Any] = {"limit": 1000}
+# Tests want the upstream's behaviour, not its simulated slowness.
+FAST_UPSTREAM = ("--latency-ms", "0", "--jitter-ms", "0", "--rate-limit", "0")
+
+
+def read_all(upstream: UpstreamProcess, endpoint: str, **filters: Any) -> dict[str, dict[str, Any]]:
+    """Every row an endpoint serves now, by key, read page by page with a plain HTTP client."""
+    rows: dict[str, dict[str, Any]] = {}
     headers = {"Authorization": f"Bearer {upstream.api_key}"}
+    params: dict[str, Any] = {"limit": 1000, **filters}
+    key = "sku" if endpoint == "products" else "id"
     while True:
-        page = httpx.get(f"{upstream.url}/v1/orders", params=params, headers=headers).json()
+        response = httpx.get(f"{upstream.url}/v1/{endpoint}", params=params, headers=headers)
+        response.raise_for_status()
+        page = response.json()
         for row in page["data"]:
-            assert row["id"] not in orders, f"order {row['id']} served twice"
-            orders[row["id"]] = row
-        if not page["has_more"]:
-            return orders
-        params["cursor"] = page["next_cursor"]
+            assert row[key] not in rows, f"{endpoint}: {row[key]} served twice"
+            rows[row[key]] = row
+        if "next_cursor" in page:
+            if not page["has_more"]:
+                return rows
+            params["cursor"] = page["next_cursor"]
+        else:
+            if page["page"] >= page["total_pages"]:
+                assert len(rows) == page["total"]
+                return rows
+            params["page"] = page["page"] + 1
+
+
+def upstream_orders(upstream: UpstreamProcess) -> dict[str, dict[str, Any]]:
+    return read_all(upstream, "orders")
 
 
 def dollars(cents: int) -> Decimal:

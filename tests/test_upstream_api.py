@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 
-from tests.support import upstream_orders
-from upstream.generator import GenerationSpec, generate
+from tests.support import FAST_UPSTREAM, read_all
+from upstream.api import ENDPOINTS
 from upstream.process import UpstreamProcess
 
 ORDERS = 2_500
@@ -19,45 +19,44 @@ ORDERS = 2_500
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[UpstreamProcess]:
-    with UpstreamProcess(secrets.token_hex(16), "--orders", str(ORDERS)) as process:
-        yield process
+    with UpstreamProcess(secrets.token_hex(16), "--orders", str(ORDERS), *FAST_UPSTREAM) as p:
+        yield p
 
 
-def get(api: UpstreamProcess, key: str | None, **params: Any) -> httpx.Response:
+def get(api: UpstreamProcess, endpoint: str, key: str | None, **params: Any) -> httpx.Response:
     headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
-    return httpx.get(f"{api.url}/v1/orders", params=params, headers=headers)
+    return httpx.get(f"{api.url}/v1/{endpoint}", params=params, headers=headers, timeout=30)
 
 
-def test_requests_without_the_right_key_are_refused(api: UpstreamProcess) -> None:
-    assert get(api, None).status_code == 401
-    refused = get(api, "wrong-key")
+@pytest.mark.parametrize("endpoint", [e.name for e in ENDPOINTS])
+def test_requests_without_the_right_key_are_refused(api: UpstreamProcess, endpoint: str) -> None:
+    assert get(api, endpoint, None).status_code == 401
+    refused = get(api, endpoint, "wrong-key")
     assert refused.status_code == 401
     assert refused.json()["error"] == "unauthorized"
-    assert get(api, api.api_key).status_code == 200
+    assert get(api, endpoint, api.api_key).status_code == 200
 
 
-def test_paging_returns_every_order_exactly_once(api: UpstreamProcess) -> None:
-    orders = upstream_orders(api)  # asserts no order is served twice
-    assert len(orders) == ORDERS
-    first_page = get(api, api.api_key, limit=1000).json()
-    assert len(first_page["data"]) == 1000 and first_page["has_more"]
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS], ids=lambda e: e.name)
+def test_paging_returns_every_row_exactly_once(api: UpstreamProcess, endpoint: Any) -> None:
+    rows = read_all(api, endpoint.name)  # asserts that no row is served twice
+    first = get(api, endpoint.name, api.api_key, limit=7).json()
+    if endpoint.pagination == "cursor":
+        assert first["has_more"] is True and first["next_cursor"]
+    else:
+        assert first["total"] == len(rows) and first["total_pages"] == -(-len(rows) // 7)
+    if endpoint.name == "orders":
+        assert len(rows) == ORDERS
 
 
-def test_updated_since_and_before_filter_exactly(api: UpstreamProcess) -> None:
-    orders = upstream_orders(api)
-    stamps = sorted(row["updated_at"] for row in orders.values())
+@pytest.mark.parametrize("endpoint", ["orders", "order_items", "tweets", "customers"])
+def test_updated_since_and_before_filter_exactly(api: UpstreamProcess, endpoint: str) -> None:
+    rows = read_all(api, endpoint)
+    stamps = sorted(row["updated_at"] for row in rows.values())
     since, before = stamps[len(stamps) // 3], stamps[2 * len(stamps) // 3]
-    expected = {key for key, row in orders.items() if since <= row["updated_at"] < before}
-
-    seen: set[str] = set()
-    params: dict[str, Any] = {"limit": 100, "updated_since": since, "updated_before": before}
-    while True:
-        page = get(api, api.api_key, **params).json()
-        seen.update(row["id"] for row in page["data"])
-        if not page["has_more"]:
-            break
-        params["cursor"] = page["next_cursor"]
-    assert seen == expected
+    expected = {key for key, row in rows.items() if since <= row["updated_at"] < before}
+    served = read_all(api, endpoint, updated_since=since, updated_before=before)
+    assert set(served) == expected
 
 
 @pytest.mark.parametrize(
@@ -65,33 +64,95 @@ def test_updated_since_and_before_filter_exactly(api: UpstreamProcess) -> None:
     [
         ({"limit": 5000}, "limit"),
         ({"updated_since": "yesterday"}, "updated_since"),
+        ({"updated_before": "2024-13-45"}, "updated_before"),
         ({"cursor": "not-a-cursor"}, "cursor"),
     ],
 )
 def test_bad_parameters_get_a_400_naming_the_problem(
     api: UpstreamProcess, params: dict[str, Any], named: str
 ) -> None:
-    response = get(api, api.api_key, **params)
+    response = get(api, "orders", api.api_key, **params)
     assert response.status_code == 400
     assert named in response.json()["detail"]
 
 
-def test_advance_adds_orders_and_changes_existing_ones() -> None:
-    with UpstreamProcess(secrets.token_hex(16), "--orders", "500") as api:
-        before = upstream_orders(api)
-        changes = api.advance(days=3)
-        after = upstream_orders(api)
-    new = after.keys() - before.keys()
-    changed = {key for key in before if before[key] != after[key]}
-    assert len(new) == changes["new_orders"] > 0
-    assert len(changed) > 0
-    assert all(after[key]["updated_at"] > before[key]["updated_at"] for key in changed)
-    assert before.keys() <= after.keys()
+@pytest.mark.parametrize("endpoint", ["products", "stores"])
+def test_matching_etag_gets_a_304_without_a_body(api: UpstreamProcess, endpoint: str) -> None:
+    first = get(api, endpoint, api.api_key)
+    etag = first.headers["ETag"]
+    headers = {"Authorization": f"Bearer {api.api_key}", "If-None-Match": etag}
+    again = httpx.get(f"{api.url}/v1/{endpoint}", headers=headers)
+    assert again.status_code == 304
+    assert again.content == b""
+    stale = httpx.get(f"{api.url}/v1/{endpoint}", headers={**headers, "If-None-Match": '"0-x"'})
+    assert stale.status_code == 200 and stale.json()["data"]
 
 
-def test_generation_is_deterministic() -> None:
-    first = generate(GenerationSpec(seed=7, orders=1000))["orders"]
-    again = generate(GenerationSpec(seed=7, orders=1000))["orders"]
-    other = generate(GenerationSpec(seed=8, orders=1000))["orders"]
-    assert all(np.array_equal(first[name], again[name]) for name in first)
-    assert not np.array_equal(first["id"], other["id"])
+def test_etag_changes_when_the_catalog_changes() -> None:
+    key = secrets.token_hex(16)
+    with UpstreamProcess(key, "--orders", "300", *FAST_UPSTREAM) as api:
+        before = get(api, "products", key).headers["ETag"]
+        changes: dict[str, int] = {}
+        while not changes.get("price_changes"):
+            changes = api.advance(days=30)
+        assert get(api, "products", key).headers["ETag"] != before
+
+
+def test_over_the_rate_limit_gets_429_with_retry_after() -> None:
+    key = secrets.token_hex(16)
+    limited = ("--latency-ms", "0", "--jitter-ms", "0", "--rate-limit", "5", "--burst", "3")
+    with UpstreamProcess(key, "--orders", "300", *limited) as api:
+        responses = [get(api, "orders", key, limit=1) for _ in range(6)]
+        statuses = [r.status_code for r in responses]
+        assert statuses[:3] == [200, 200, 200]
+        assert 429 in statuses[3:]
+        refused = next(r for r in responses if r.status_code == 429)
+        assert int(refused.headers["Retry-After"]) >= 1
+        for response in responses:
+            assert response.headers["X-RateLimit-Limit"] == "5"
+            assert "X-RateLimit-Remaining" in response.headers
+            assert "X-RateLimit-Reset" in response.headers
+        time.sleep(1.0)  # refills about 5 tokens
+        assert get(api, "orders", key, limit=1).status_code == 200
+        counters = httpx.get(
+            f"{api.url}/admin/counters", headers={"Authorization": f"Bearer {key}"}
+        ).json()
+        assert counters["rate_limited_429"] == statuses.count(429)
+
+
+def test_faults_occur_at_the_configured_rates_reproducibly() -> None:
+    key = secrets.token_hex(16)
+    faulty = (*FAST_UPSTREAM, "--faults", "error_5xx=0.2,truncate=0.1", "--fault-seed", "7")
+
+    def outcomes() -> list[str]:
+        seen = []
+        with UpstreamProcess(key, "--orders", "300", *faulty) as api:
+            for _ in range(300):
+                response = get(api, "orders", key, limit=2)
+                if response.status_code >= 500:
+                    seen.append("5xx")
+                else:
+                    try:
+                        response.json()
+                        seen.append("ok")
+                    except ValueError:
+                        seen.append("truncated")
+        return seen
+
+    first = outcomes()
+    assert 0.13 < first.count("5xx") / 300 < 0.27
+    assert 0.05 < first.count("truncated") / 300 < 0.16
+    assert outcomes() == first
+
+
+def test_dropped_connections_break_the_body() -> None:
+    key = secrets.token_hex(16)
+    with UpstreamProcess(key, "--orders", "300", *FAST_UPSTREAM, "--faults", "drop=1") as api:
+        with pytest.raises(httpx.TransportError):
+            get(api, "orders", key, limit=50)
+        assert httpx.get(f"{api.url}/health").status_code == 200
+
+
+def test_openapi_description_lists_every_endpoint(api: UpstreamProcess) -> None:
+    spec = httpx.get(f"{api.url}/openapi.json").json()
+    assert {f"/v1/{e.name}" for e in ENDPOINTS} <= set(spec["paths"])

@@ -6,12 +6,17 @@ import argparse
 import os
 import socket
 import sys
+import time
+from datetime import date
+from pathlib import Path
 
 import httpx
 import uvicorn
 
 from upstream.api import ApiSettings, create_app
-from upstream.generator import GenerationSpec
+from upstream.csvio import CsvImportError, read_csv_dir, write_csv_dir
+from upstream.faults import FaultProfile
+from upstream.generator import GenerationSpec, generate
 from upstream.store import ShopStore
 
 HOST = "127.0.0.1"  # the simulated upstream never listens beyond loopback
@@ -25,11 +30,41 @@ def api_key_from_env() -> str:
     return key
 
 
+def spec_from_args(args: argparse.Namespace) -> GenerationSpec:
+    return GenerationSpec(
+        seed=args.seed,
+        orders=args.orders,
+        history_days=args.history_days,
+        sale_day=args.sale_day,
+        sale_multiplier=args.sale_multiplier,
+        evolve_at=args.evolve_at,
+    )
+
+
+def load_store(args: argparse.Namespace) -> ShopStore:
+    if args.data_dir is not None:
+        try:
+            spec, data = read_csv_dir(args.data_dir, seed=args.seed)
+        except CsvImportError as error:
+            sys.exit(f"upstream: {error}")
+        return ShopStore(spec, data)
+    return ShopStore(spec_from_args(args))
+
+
 def serve(args: argparse.Namespace) -> None:
-    spec = GenerationSpec(seed=args.seed, orders=args.orders, history_days=args.history_days)
-    store = ShopStore(spec)
+    try:
+        faults = FaultProfile.parse(args.faults, seed=args.fault_seed)
+    except ValueError as error:
+        sys.exit(f"upstream: --faults: {error}")
     settings = ApiSettings(
-        api_key=api_key_from_env(), latency_ms=args.latency_ms, jitter_ms=args.jitter_ms
+        api_key=api_key_from_env(),
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        rate_limit=args.rate_limit,
+        burst=args.burst,
+        max_concurrent=args.max_concurrent,
+        faults=faults,
+        seed=args.seed,
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -37,14 +72,29 @@ def serve(args: argparse.Namespace) -> None:
         sock.bind((HOST, args.port))
     except OSError as error:
         sys.exit(f"upstream: cannot listen on {HOST}:{args.port}: {error.strerror}")
+    started = time.perf_counter()
+    store = load_store(args)
+    sizes = ", ".join(f"{len(table)} {name}" for name, table in store.tables.items())
     port = sock.getsockname()[1]
     # The first line on stdout tells a launcher where we listen (useful with --port 0).
     print(
-        f"upstream listening on http://{HOST}:{port} ({len(store.tables['orders'])} orders)",
+        f"upstream listening on http://{HOST}:{port} ({sizes}; "
+        f"ready in {time.perf_counter() - started:.1f}s)",
         flush=True,
     )
     config = uvicorn.Config(create_app(store, settings), log_level=args.log_level)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def generate_files(args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    data = generate(spec_from_args(args))
+    generated = time.perf_counter() - started
+    written = write_csv_dir(data, args.out)
+    print(
+        f"generated {len(data['orders'].ids)} orders in {generated:.1f}s; "
+        f"wrote {len(written)} files to {args.out} in {time.perf_counter() - started:.1f}s"
+    )
 
 
 def advance(args: argparse.Namespace) -> None:
@@ -59,6 +109,24 @@ def advance(args: argparse.Namespace) -> None:
     print(response.text)
 
 
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--orders", type=int, default=5_000, help="orders in the history (scale)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed of the data set")
+    parser.add_argument("--history-days", type=int, default=90, help="days of history")
+    parser.add_argument(
+        "--sale-day", type=date.fromisoformat, help="day with a volume spike (default: 2/3 in)"
+    )
+    parser.add_argument(
+        "--sale-multiplier", type=float, default=20.0, help="volume on the sale day (x normal)"
+    )
+    parser.add_argument(
+        "--evolve-at",
+        type=date.fromisoformat,
+        help="from this day new orders carry `channel` and tweets `client` (default: 3 days "
+        "after the history ends)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m upstream", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -70,18 +138,30 @@ def build_parser() -> argparse.ArgumentParser:
         f"in ${API_KEY_ENV}.",
     )
     serve_cmd.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one")
-    serve_cmd.add_argument("--seed", type=int, default=42, help="random seed of the data set")
-    serve_cmd.add_argument("--orders", type=int, default=5_000, help="orders in the history")
-    serve_cmd.add_argument("--history-days", type=int, default=90, help="days of history")
+    add_data_arguments(serve_cmd)
     serve_cmd.add_argument(
-        "--latency-ms", type=float, default=0.0, help="base latency added to every API request"
+        "--data-dir", type=Path, help="serve jafgen-style CSVs from here instead of generating"
     )
     serve_cmd.add_argument(
-        "--jitter-ms",
-        type=float,
-        default=0.0,
-        help="uniform random latency added on top of the base",
+        "--latency-ms", type=float, default=30.0, help="base latency of every API request"
     )
+    serve_cmd.add_argument(
+        "--jitter-ms", type=float, default=20.0, help="uniform random latency on top of the base"
+    )
+    serve_cmd.add_argument(
+        "--rate-limit", type=float, default=20.0, help="requests/s per API key; 0 = unlimited"
+    )
+    serve_cmd.add_argument("--burst", type=float, default=0.0, help="token bucket size (2x rate)")
+    serve_cmd.add_argument(
+        "--max-concurrent", type=int, default=0, help="cap on requests in flight; 0 = no cap"
+    )
+    serve_cmd.add_argument(
+        "--faults",
+        default="none",
+        help='fault profile: "none", "flaky", or shares such as "error_5xx=0.05,drop=0.01" '
+        "(error_5xx, burst_429, slow, drop, truncate, malform; burst_length, slow_seconds)",
+    )
+    serve_cmd.add_argument("--fault-seed", type=int, default=0, help="seed of the fault draws")
     serve_cmd.add_argument("--log-level", default="warning", help="uvicorn log level")
     serve_cmd.set_defaults(handler=serve)
 
@@ -95,6 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", default=f"http://{HOST}:8765", help="base URL of the running upstream"
     )
     advance_cmd.set_defaults(handler=advance)
+
+    generate_cmd = commands.add_parser(
+        "generate",
+        help="write the generated data set as jafgen-style CSV files",
+        description="Generate the data set; `serve --data-dir` serves the raw_*.csv it writes.",
+    )
+    generate_cmd.add_argument("--out", type=Path, required=True, help="directory to write")
+    add_data_arguments(generate_cmd)
+    generate_cmd.set_defaults(handler=generate_files)
     return parser
 
 

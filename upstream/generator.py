@@ -1,42 +1,81 @@
 """Deterministic, vectorized generation of the Jaffle Shop data set.
 
-Everything is produced with numpy from one seed: the same (seed, scale) gives byte-identical
-tables. Times are int64 microseconds since the Unix epoch (UTC); money is int64 cents, as in
-dbt Labs' jafgen raw files.
+Everything is produced with numpy from one seed: the same spec gives identical tables. Times
+are int64 microseconds since the Unix epoch (UTC); money is int64 cents, as in jafgen's raw
+files. Volume follows a weekly cycle (busier weekends), a daily one (lunch and dinner peaks),
+store openings, and a sale day with many times the normal volume: the skew that parallel
+extraction has to cope with.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
-US_PER_SECOND = 1_000_000
-US_PER_HOUR = 3600 * US_PER_SECOND
-US_PER_DAY = 24 * US_PER_HOUR
+from upstream import catalog
+from upstream.schemas import CHANNELS, CLIENTS, STATUSES
+from upstream.tables import NULL_TIME
 
-# 2024-09-01T00:00:00Z: the first day of the generated history.
-HISTORY_START_US = 1_725_148_800 * US_PER_SECOND
+US_PER_SECOND = 1_000_000
+US_PER_MINUTE = 60 * US_PER_SECOND
+US_PER_HOUR = 60 * US_PER_MINUTE
+US_PER_DAY = 24 * US_PER_HOUR
 
 # Relative order volume by weekday (Monday first): weekends are busier.
 WEEKDAY_WEIGHTS = np.array([0.9, 0.85, 0.9, 1.0, 1.2, 1.45, 1.3])
+# Mean items per order is about 2.3: mostly one jaffle and a drink.
+ITEM_COUNT_WEIGHTS = np.array([0.3, 0.35, 0.2, 0.1, 0.05])
+ORDERS_PER_CUSTOMER = 12
+ORDERS_PER_TWEET = 8
 
-STORE_COUNT = 6
-STORE_TAX_RATES = np.array([0.04, 0.0625, 0.08, 0.06, 0.07, 0.0475])
+
+def day_us(day: date) -> int:
+    return (day - date(1970, 1, 1)).days * US_PER_DAY
 
 
 @dataclass(frozen=True)
 class GenerationSpec:
-    """What to generate: `orders` over `history_days` days, reproducible from `seed`."""
+    """What to generate: `orders` placed over `history_days` days, reproducible from `seed`.
+
+    `sale_day` (a date; default: two thirds into the history) gets `sale_multiplier` times its
+    usual volume. From `evolve_at` on (default: three days after the history ends) new orders
+    carry a `channel` field and new tweets a `client` field.
+    """
 
     seed: int = 42
     orders: int = 5_000
     history_days: int = 90
+    start: date = date(2024, 9, 1)
+    sale_day: date | None = None
+    sale_multiplier: float = 20.0
+    evolve_at: date | None = None
+
+    @property
+    def start_us(self) -> int:
+        return day_us(self.start)
 
     @property
     def clock_start_us(self) -> int:
         """The upstream's clock when the generated history ends."""
-        return HISTORY_START_US + self.history_days * US_PER_DAY
+        return self.start_us + self.history_days * US_PER_DAY
+
+    @property
+    def sale_day_us(self) -> int:
+        if self.sale_day is not None:
+            return day_us(self.sale_day)
+        return self.start_us + (2 * self.history_days // 3) * US_PER_DAY
+
+    @property
+    def evolve_at_us(self) -> int:
+        if self.evolve_at is not None:
+            return day_us(self.evolve_at)
+        return self.clock_start_us + 3 * US_PER_DAY
+
+    @property
+    def mean_orders_per_day(self) -> float:
+        return self.orders / self.history_days
 
 
 def uuid_strings(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -45,98 +84,249 @@ def uuid_strings(rng: np.random.Generator, n: int) -> np.ndarray:
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
     hex_digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    text = np.full((n, 36), ord("-"), dtype=np.uint8)
+    columns = [c for c in range(36) if c not in (8, 13, 18, 23)]
     nibbles = np.empty((n, 32), dtype=np.uint8)
     nibbles[:, 0::2] = hex_digits[raw >> 4]
     nibbles[:, 1::2] = hex_digits[raw & 0x0F]
-    dash = np.full((n, 1), ord("-"), dtype=np.uint8)
-    parts = [
-        nibbles[:, 0:8],
-        dash,
-        nibbles[:, 8:12],
-        dash,
-        nibbles[:, 12:16],
-        dash,
-        nibbles[:, 16:20],
-        dash,
-        nibbles[:, 20:32],
-    ]
-    return np.ascontiguousarray(np.hstack(parts)).view("S36").ravel()
+    text[:, columns] = nibbles
+    return text.view("S36").ravel()
 
 
-def day_weights(first_day_us: int, days: int) -> np.ndarray:
-    """Relative order volume for each of `days` days starting at `first_day_us`."""
-    day_numbers = (first_day_us // US_PER_DAY) + np.arange(days)
-    weekday = (day_numbers + 3) % 7  # 1970-01-01 was a Thursday
-    return WEEKDAY_WEIGHTS[weekday]
+def day_weights(spec: GenerationSpec, first_day_us: int, days: int) -> np.ndarray:
+    """Relative order volume of each of `days` days from `first_day_us`."""
+    day_numbers = first_day_us // US_PER_DAY + np.arange(days)
+    weights = WEEKDAY_WEIGHTS[(day_numbers + 3) % 7]  # 1970-01-01 was a Thursday
+    return np.where(
+        day_numbers == spec.sale_day_us // US_PER_DAY, weights * spec.sale_multiplier, weights
+    )
 
 
-def store_ids(seed: int) -> np.ndarray:
-    return uuid_strings(np.random.default_rng([seed, 1]), STORE_COUNT)
+def orders_on_day(spec: GenerationSpec, day_start_us: int) -> int:
+    """How many orders arrive on one day after the history (the same shape as the history)."""
+    weight = day_weights(spec, day_start_us, 1)[0]
+    return round(spec.mean_orders_per_day * float(weight) / WEEKDAY_WEIGHTS.mean())
 
 
-def customer_ids(seed: int, orders: int) -> np.ndarray:
-    return uuid_strings(np.random.default_rng([seed, 2]), max(50, orders // 12))
+def times_of_day(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Order times within a day: lunch and dinner peaks, shops open 07:00-21:00 UTC."""
+    peak = rng.choice(3, size=n, p=[0.5, 0.3, 0.2])
+    centre = np.array([12.5, 18.5, 9.0])[peak] * US_PER_HOUR
+    spread = np.array([1.2, 1.3, 1.0])[peak] * US_PER_HOUR
+    offset = rng.normal(centre, spread)
+    seconds = np.clip(offset, 7 * US_PER_HOUR, 21 * US_PER_HOUR - 1) // US_PER_SECOND
+    return seconds.astype(np.int64) * US_PER_SECOND
+
+
+def store_opened_us() -> np.ndarray:
+    return np.array([day_us(date.fromisoformat(s.opened_at)) for s in catalog.STORES])
+
+
+@dataclass(frozen=True)
+class Shop:
+    """The reference data that shapes new orders, as arrays indexed by `_seq`."""
+
+    price: np.ndarray  # product price, cents
+    is_jaffle: np.ndarray  # product is food (an order starts with one)
+    product_name: np.ndarray
+    store_opened_at: np.ndarray
+    store_popularity: np.ndarray
+    tax_rate: np.ndarray
+
+    @classmethod
+    def from_catalog(cls) -> Shop:
+        return cls(
+            price=np.array([p.price for p in catalog.PRODUCTS], dtype=np.int64),
+            is_jaffle=np.array([p.type == "jaffle" for p in catalog.PRODUCTS]),
+            product_name=np.array([p.name for p in catalog.PRODUCTS], dtype=object),
+            store_opened_at=store_opened_us(),
+            store_popularity=np.array([s.popularity for s in catalog.STORES]),
+            tax_rate=np.array([s.tax_rate for s in catalog.STORES]),
+        )
+
+
+def pick_stores(rng: np.random.Generator, ordered_at: np.ndarray, shop: Shop) -> np.ndarray:
+    """A store for each order, by popularity among the stores open at the time."""
+    is_open = ordered_at[:, None] >= shop.store_opened_at[None, :]
+    weights = np.where(is_open, shop.store_popularity[None, :], 0.0)
+    weights[~is_open.any(axis=1)] = shop.store_popularity  # before any opening: any store
+    cdf = np.cumsum(weights, axis=1)
+    u = rng.random(len(ordered_at)) * cdf[:, -1]
+    return np.minimum((cdf <= u[:, None]).sum(axis=1), len(shop.tax_rate) - 1).astype(np.int64)
+
+
+def generate_items(
+    rng: np.random.Generator, order_seq: np.ndarray, counts: np.ndarray, shop: Shop
+) -> dict[str, np.ndarray]:
+    """`counts[i]` items for the order with `_seq` `order_seq[i]`: a jaffle first, then mixed."""
+    n = int(counts.sum())
+    parent = np.repeat(order_seq, counts)
+    first = np.ones(n, dtype=bool)
+    first[1:] = parent[1:] != parent[:-1]
+    jaffles = np.flatnonzero(shop.is_jaffle)
+    sku = rng.integers(0, len(shop.price), size=n)
+    if len(jaffles):
+        sku = np.where(first, jaffles[rng.integers(0, len(jaffles), size=n)], sku)
+    return {"order_id": parent, "sku": sku.astype(np.int64)}
+
+
+@dataclass
+class Generated:
+    """One entity's rows (in insertion order, `_seq` = 0..n-1) and its id registry."""
+
+    columns: dict[str, np.ndarray]
+    ids: np.ndarray
 
 
 def generate_orders(
+    spec: GenerationSpec,
     rng: np.random.Generator,
-    n: int,
-    first_day_us: int,
-    days: int,
+    ordered_at: np.ndarray,
     clock_us: int,
-    customers: np.ndarray,
-    stores: np.ndarray,
+    customer_seq: np.ndarray,
+    shop: Shop,
 ) -> dict[str, np.ndarray]:
-    """`n` orders placed over `days` days from `first_day_us`, as seen at `clock_us`.
+    """Orders (without amounts) placed at `ordered_at`, as seen at `clock_us`.
 
-    Orders older than a day are completed; a few of those were returned. `updated_at` is the
-    time of the last status change and never later than the clock.
+    Orders older than a day are completed; a few were returned within two weeks.
+    `updated_at` is the time of the last status change and never later than the clock.
     """
-    weights = day_weights(first_day_us, days)
-    day = rng.choice(days, size=n, p=weights / weights.sum())
-    # Shops open 07:00-21:00 UTC.
-    time_of_day = rng.integers(7 * US_PER_HOUR, 21 * US_PER_HOUR, size=n) // US_PER_SECOND
-    ordered_at = first_day_us + day * US_PER_DAY + time_of_day * US_PER_SECOND
-    ordered_at = np.minimum(ordered_at, clock_us - US_PER_SECOND)
-
-    store_index = rng.integers(0, len(stores), size=n)
-    subtotal = rng.integers(1, 8, size=n) * 100 * rng.integers(3, 12, size=n)
-    tax_paid = np.rint(subtotal * STORE_TAX_RATES[store_index % len(STORE_TAX_RATES)])
-    tax_paid = tax_paid.astype(np.int64)
-
-    age = clock_us - ordered_at
-    completed = age > US_PER_DAY
-    returned = completed & (rng.random(n) < 0.02)
-    status = np.where(returned, "returned", np.where(completed, "completed", "placed"))
-    # Completion 15-60 minutes after ordering; a return within 14 days.
-    completed_at = ordered_at + rng.integers(15 * 60, 3600, size=n) * US_PER_SECOND
+    n = len(ordered_at)
+    completed = clock_us - ordered_at > US_PER_DAY
+    completed_at = ordered_at + rng.integers(15, 60, size=n) * US_PER_MINUTE
     returned_at = completed_at + rng.integers(1, 14 * 24 * 3600, size=n) * US_PER_SECOND
+    returned = completed & (rng.random(n) < 0.02) & (returned_at < clock_us)
     updated_at = np.where(returned, returned_at, np.where(completed, completed_at, ordered_at))
-    updated_at = np.minimum(updated_at, clock_us)
-
+    status = np.where(returned, 2, np.where(completed, 1, 0))
+    has_channel = ordered_at >= spec.evolve_at_us
     return {
-        "id": uuid_strings(rng, n),
-        "customer": customers[rng.integers(0, len(customers), size=n)],
+        "customer": customer_seq,
         "ordered_at": ordered_at,
-        "store_id": stores[store_index],
-        "subtotal": subtotal.astype(np.int64),
-        "tax_paid": tax_paid,
-        "order_total": subtotal.astype(np.int64) + tax_paid,
-        "status": status.astype("S9"),
-        "updated_at": updated_at.astype(np.int64),
+        "store_id": pick_stores(rng, ordered_at, shop),
+        "status": status.astype(np.int64),
+        "channel": rng.choice(len(CHANNELS), size=n, p=[0.5, 0.35, 0.15]),
+        "_has_channel": has_channel,
+        "updated_at": updated_at,
     }
 
 
-def generate(spec: GenerationSpec) -> dict[str, dict[str, np.ndarray]]:
-    """The full initial data set: one dict of columns per entity."""
-    rng = np.random.default_rng([spec.seed, 0])
-    orders = generate_orders(
-        rng,
-        spec.orders,
-        HISTORY_START_US,
-        spec.history_days,
-        spec.clock_start_us,
-        customer_ids(spec.seed, spec.orders),
-        store_ids(spec.seed),
+def order_amounts(
+    order_index: np.ndarray, sku: np.ndarray, store_index: np.ndarray, shop: Shop
+) -> dict[str, np.ndarray]:
+    """Subtotal (sum of item prices), tax at the store's rate, and total, in cents.
+
+    Items belong to order `order_index[i]` (0..len(store_index)-1) and cost `price[sku[i]]`.
+    """
+    subtotal = np.bincount(order_index, weights=shop.price[sku], minlength=len(store_index))
+    return amounts_for(subtotal.astype(np.int64), store_index, shop)
+
+
+def amounts_for(subtotal: np.ndarray, store_index: np.ndarray, shop: Shop) -> dict[str, np.ndarray]:
+    tax_paid = np.rint(subtotal * shop.tax_rate[store_index]).astype(np.int64)
+    return {"subtotal": subtotal, "tax_paid": tax_paid, "order_total": subtotal + tax_paid}
+
+
+def generate_tweets(
+    spec: GenerationSpec,
+    rng: np.random.Generator,
+    n: int,
+    customer_seq: np.ndarray,
+    around_us: np.ndarray,
+    clock_us: int,
+    shop: Shop,
+) -> dict[str, np.ndarray]:
+    """`n` tweets by customers, each some minutes to hours after one of `around_us`."""
+    pick = rng.integers(0, len(around_us), size=n)
+    tweeted_at = around_us[pick] + rng.integers(10, 300, size=n) * US_PER_MINUTE
+    tweeted_at = np.minimum(tweeted_at, clock_us - US_PER_SECOND)
+    contents = np.array(
+        [t.format(product=name) for t in catalog.TWEET_TEMPLATES for name in shop.product_name],
+        dtype=object,
     )
-    return {"orders": orders}
+    return {
+        "user_id": customer_seq[pick],
+        "tweeted_at": tweeted_at,
+        "content": contents[rng.integers(0, len(contents), size=n)],
+        "client": rng.choice(len(CLIENTS), size=n, p=[0.45, 0.4, 0.15]),
+        "_has_client": tweeted_at >= spec.evolve_at_us,
+        "updated_at": tweeted_at,
+    }
+
+
+def customer_names(rng: np.random.Generator, n: int) -> np.ndarray:
+    first = np.array(catalog.FIRST_NAMES, dtype=object)[
+        rng.integers(0, len(catalog.FIRST_NAMES), n)
+    ]
+    last = np.array(catalog.LAST_NAMES, dtype=object)[rng.integers(0, len(catalog.LAST_NAMES), n)]
+    return first + " " + last
+
+
+def skewed_choice(rng: np.random.Generator, population: int, n: int) -> np.ndarray:
+    """Indexes in `[0, population)`, low ones far more often: a few loyal customers."""
+    return np.minimum((population * rng.random(n) ** 2).astype(np.int64), population - 1)
+
+
+def generate(spec: GenerationSpec) -> dict[str, Generated]:
+    """The full initial data set."""
+    rng = np.random.default_rng([spec.seed, 0])
+    shop = Shop.from_catalog()
+    clock = spec.clock_start_us
+    n_orders = spec.orders
+
+    weights = day_weights(spec, spec.start_us, spec.history_days)
+    day = np.sort(rng.choice(spec.history_days, size=n_orders, p=weights / weights.sum()))
+    ordered_at = spec.start_us + day * US_PER_DAY + times_of_day(rng, n_orders)
+    ordered_at = np.minimum(ordered_at, clock - US_PER_SECOND)
+
+    n_customers = max(50, n_orders // ORDERS_PER_CUSTOMER)
+    order_customer = skewed_choice(rng, n_customers, n_orders)
+    orders = generate_orders(spec, rng, ordered_at, clock, order_customer, shop)
+
+    counts = rng.choice(len(ITEM_COUNT_WEIGHTS), size=n_orders, p=ITEM_COUNT_WEIGHTS) + 1
+    items = generate_items(rng, np.arange(n_orders, dtype=np.int64), counts, shop)
+    items["updated_at"] = ordered_at[items["order_id"]]
+    orders.update(order_amounts(items["order_id"], items["sku"], orders["store_id"], shop))
+
+    # A customer signs up shortly before their first order (or any time, if they never order).
+    signed_up = spec.start_us + rng.integers(0, spec.history_days * US_PER_DAY, n_customers)
+    first_order = np.full(n_customers, np.iinfo(np.int64).max)
+    np.minimum.at(first_order, order_customer, ordered_at)
+    signed_up = np.minimum(
+        signed_up, first_order - rng.integers(1, 600, n_customers) * US_PER_SECOND
+    )
+    customers = {
+        "name": customer_names(rng, n_customers),
+        "deleted_at": np.full(n_customers, NULL_TIME, dtype=np.int64),
+        "updated_at": signed_up,
+    }
+
+    n_tweets = max(10, n_orders // ORDERS_PER_TWEET)
+    tweets = generate_tweets(spec, rng, n_tweets, order_customer, ordered_at, clock, shop)
+
+    stores = {
+        "name": np.array([s.name for s in catalog.STORES], dtype=object),
+        "opened_at": shop.store_opened_at,
+        "tax_rate": shop.tax_rate,
+    }
+    stores["updated_at"] = np.maximum(stores["opened_at"], spec.start_us)
+    products = {
+        "name": np.array([p.name for p in catalog.PRODUCTS], dtype=object),
+        "type": np.array([p.type for p in catalog.PRODUCTS], dtype=object),
+        "price": shop.price,
+        "description": np.array([p.description for p in catalog.PRODUCTS], dtype=object),
+        "updated_at": np.full(len(catalog.PRODUCTS), spec.start_us, dtype=np.int64),
+    }
+    skus = np.array([p.sku for p in catalog.PRODUCTS], dtype="S7")
+
+    id_rng = np.random.default_rng([spec.seed, 1])
+    return {
+        "stores": Generated(stores, uuid_strings(id_rng, len(catalog.STORES))),
+        "products": Generated(products, skus),
+        "customers": Generated(customers, uuid_strings(id_rng, n_customers)),
+        "orders": Generated(orders, uuid_strings(id_rng, n_orders)),
+        "order_items": Generated(items, uuid_strings(id_rng, len(items["order_id"]))),
+        "tweets": Generated(tweets, uuid_strings(id_rng, n_tweets)),
+    }
+
+
+__all__ = ["STATUSES", "Generated", "GenerationSpec", "generate", "uuid_strings"]

@@ -1,154 +1,217 @@
-"""The upstream's in-memory state: columnar tables kept in `(updated_at, seq)` order, and a clock.
+"""The upstream's state: one `Table` snapshot per entity, id registries, and a clock.
 
-Keeping each table sorted by its change time makes `updated_since` filters a binary search and
-keyset pagination stable while the data changes: a row that is updated moves behind every
-cursor already handed out, exactly as in a database ordered by `(updated_at, id)`.
+`advance` moves the clock a day at a time. Each day new customers sign up, orders arrive with
+their items, yesterday's orders complete, a few recent ones are returned, late items are added
+to recent orders (their totals change), customers ask to be deleted (a tombstone: `deleted_at`
+set, personal data removed), catalog prices change and customers tweet. Every change stamps
+`updated_at` with a time within the day, so the tables stay in change order by construction.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import numpy as np
 
+from upstream import catalog
 from upstream.generator import (
+    ITEM_COUNT_WEIGHTS,
+    ORDERS_PER_TWEET,
     US_PER_DAY,
     US_PER_SECOND,
+    Generated,
     GenerationSpec,
-    customer_ids,
-    day_weights,
+    Shop,
+    amounts_for,
+    customer_names,
     generate,
+    generate_items,
     generate_orders,
-    store_ids,
+    generate_tweets,
+    order_amounts,
+    orders_on_day,
+    skewed_choice,
+    times_of_day,
+    uuid_strings,
 )
+from upstream.schemas import SCHEMAS
+from upstream.tables import NULL_TIME, Table
 
-# Timestamp columns and the precision they are served with.
-TIMESTAMP_COLUMNS = {"ordered_at": "s", "updated_at": "us"}
-
-
-@dataclass(frozen=True)
-class PageKey:
-    """Position of a row in change order: the last row a page returned."""
-
-    updated_at: int
-    seq: int
-
-
-class Table:
-    """An immutable snapshot of one entity, sorted by `(updated_at, _seq)`."""
-
-    def __init__(self, columns: dict[str, np.ndarray]) -> None:
-        order = np.lexsort((columns["_seq"], columns["updated_at"]))
-        self.columns = {name: values[order] for name, values in columns.items()}
-        self.updated_at = self.columns["updated_at"]
-        self.seq = self.columns["_seq"]
-
-    def __len__(self) -> int:
-        return len(self.updated_at)
-
-    def position_after(self, key: PageKey) -> int:
-        """Index of the first row strictly after `key` in change order."""
-        lo = int(np.searchsorted(self.updated_at, key.updated_at, side="left"))
-        hi = int(np.searchsorted(self.updated_at, key.updated_at, side="right"))
-        return lo + int(np.searchsorted(self.seq[lo:hi], key.seq, side="right"))
-
-    def bounds(self, since_us: int | None, before_us: int | None) -> tuple[int, int]:
-        """Row range whose `updated_at` lies in `[since_us, before_us)`."""
-        start = 0 if since_us is None else int(np.searchsorted(self.updated_at, since_us, "left"))
-        end = (
-            len(self)
-            if before_us is None
-            else int(np.searchsorted(self.updated_at, before_us, "left"))
-        )
-        return start, max(start, end)
-
-    def key_at(self, index: int) -> PageKey:
-        return PageKey(int(self.updated_at[index]), int(self.seq[index]))
-
-    def rows(self, start: int, stop: int) -> list[dict[str, object]]:
-        """Rows `[start, stop)` as JSON-ready dicts (public columns only)."""
-        out: dict[str, list[object]] = {}
-        for name, values in self.columns.items():
-            if name.startswith("_"):
-                continue
-            chunk = values[start:stop]
-            if name in TIMESTAMP_COLUMNS:
-                text = np.datetime_as_string(
-                    chunk.astype("datetime64[us]"), unit=TIMESTAMP_COLUMNS[name]
-                )
-                out[name] = [f"{t}Z" for t in text.tolist()]
-            elif chunk.dtype.kind == "S":
-                out[name] = np.char.decode(chunk, "ascii").tolist()
-            else:
-                out[name] = chunk.tolist()
-        names = list(out)
-        return [dict(zip(names, row, strict=True)) for row in zip(*out.values(), strict=True)]
+NEW_CUSTOMER_SHARE = 0.1
+RETURN_RATE_PER_DAY = 0.004
+LATE_ITEM_RATE_PER_DAY = 0.01
+DELETION_RATE_PER_DAY = 0.0005
+PRICE_CHANGE_RATE_PER_DAY = 0.1
 
 
 class ShopStore:
     """All upstream tables plus the clock that `advance` moves forward."""
 
-    def __init__(self, spec: GenerationSpec) -> None:
+    def __init__(self, spec: GenerationSpec, data: dict[str, Generated] | None = None) -> None:
         self.spec = spec
         self.clock_us = spec.clock_start_us
-        self._customers = customer_ids(spec.seed, spec.orders)
-        self._stores = store_ids(spec.seed)
         self._lock = threading.Lock()
-        data = generate(spec)
-        self._next_seq = 0
-        self.tables = {name: self._with_seq(columns) for name, columns in data.items()}
-
-    def _take_seq(self, n: int) -> np.ndarray:
-        """`n` fresh insertion sequence numbers: the tie-breaker of the change order."""
-        seq = np.arange(self._next_seq, self._next_seq + n, dtype=np.int64)
-        self._next_seq += n
-        return seq
-
-    def _with_seq(self, columns: dict[str, np.ndarray]) -> Table:
-        return Table({**columns, "_seq": self._take_seq(len(columns["updated_at"]))})
+        data = generate(spec) if data is None else data
+        self.ids = {name: generated.ids for name, generated in data.items()}
+        self.tables = {
+            name: Table(
+                SCHEMAS[name],
+                {**generated.columns, "_seq": np.arange(len(generated.ids), dtype=np.int64)},
+            )
+            for name, generated in data.items()
+        }
 
     def advance(self, days: int) -> dict[str, int]:
-        """Move the clock `days` days forward; orders arrive and change status each day."""
-        totals = {"new_orders": 0, "completed_orders": 0, "returned_orders": 0}
+        """Move the clock `days` days forward; returns how many of each change happened."""
+        totals: dict[str, int] = {}
         with self._lock:
             for _ in range(days):
                 for name, count in self._advance_one_day().items():
-                    totals[name] += count
+                    totals[name] = totals.get(name, 0) + count
         return totals
 
-    def _advance_one_day(self) -> dict[str, int]:
-        day_start, day_end = self.clock_us, self.clock_us + US_PER_DAY
-        day_number = day_start // US_PER_DAY
-        rng = np.random.default_rng([self.spec.seed, 100, day_number])
-        orders = self.tables["orders"].columns
-        mean_per_day = self.spec.orders / self.spec.history_days
-        n_new = round(float(mean_per_day * day_weights(day_start, 1)[0]))
+    def _register(self, table: str, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Ids for `n` new rows of `table`; returns their `_seq` numbers."""
+        first = len(self.ids[table])
+        self.ids[table] = np.concatenate([self.ids[table], uuid_strings(rng, n)])
+        return np.arange(first, first + n, dtype=np.int64)
 
-        # Every change made today carries a distinct time within today.
+    def _advance_one_day(self) -> dict[str, int]:
+        spec = self.spec
+        day_start, day_end = self.clock_us, self.clock_us + US_PER_DAY
+        rng = np.random.default_rng([spec.seed, 100, day_start // US_PER_DAY])
+
         def change_times(n: int) -> np.ndarray:
+            """Distinct-enough times within today for `n` changes."""
             return day_start + rng.integers(1, US_PER_DAY // US_PER_SECOND, n) * US_PER_SECOND
 
-        status = orders["status"].copy()
-        updated_at = orders["updated_at"].copy()
-        to_complete = (status == b"placed") & (orders["ordered_at"] < day_end - US_PER_DAY)
-        recent = orders["ordered_at"] >= day_start - 14 * US_PER_DAY
-        to_return = (status == b"completed") & recent & (rng.random(len(status)) < 0.004)
-        status[to_complete] = b"completed"
-        status[to_return] = b"returned"
-        changed = to_complete | to_return
-        updated_at[changed] = change_times(int(changed.sum()))
+        shop = self._shop()
+        customers = self.tables["customers"]
+        orders = self.tables["orders"]
+        items = self.tables["order_items"]
 
-        # Orders placed today are still "placed" at the end of the day.
-        new = generate_orders(rng, n_new, day_start, 1, day_end, self._customers, self._stores)
-        new["_seq"] = self._take_seq(n_new)
+        # Customers: sign-ups for a share of today's orders; privacy deletions.
+        n_orders = orders_on_day(spec, day_start)
+        ordered_at = np.sort(day_start + times_of_day(rng, n_orders))
+        by_new_customer = rng.random(n_orders) < NEW_CUSTOMER_SHARE
+        n_new_customers = int(by_new_customer.sum())
+        new_customer_seq = self._register("customers", rng, n_new_customers)
+        alive = customers.columns["deleted_at"] == NULL_TIME
+        delete = alive & (rng.random(len(customers)) < DELETION_RATE_PER_DAY)
+        deleted_at = change_times(int(delete.sum()))
+        tombstones = {name: values[delete] for name, values in customers.columns.items()}
+        tombstones.update(
+            name=np.full(len(deleted_at), None, dtype=object),
+            deleted_at=deleted_at,
+            updated_at=deleted_at,
+        )
+        first_order_at = ordered_at[by_new_customer]
+        signups = {
+            "name": customer_names(rng, n_new_customers),
+            "deleted_at": np.full(n_new_customers, NULL_TIME, dtype=np.int64),
+            "updated_at": first_order_at - rng.integers(1, 600, n_new_customers) * US_PER_SECOND,
+            "_seq": new_customer_seq,
+        }
+        self.tables["customers"] = customers.replaced(~delete, concat(tombstones, signups))
 
-        current = {**orders, "status": status, "updated_at": updated_at}
-        combined = {name: np.concatenate([current[name], new[name]]) for name in current}
-        self.tables = {**self.tables, "orders": Table(combined)}
+        # New orders, from new and returning (not deleted) customers, with their items.
+        returning = customers.seq[np.flatnonzero(alive & ~delete)]
+        buyer_seq = np.empty(n_orders, dtype=np.int64)
+        buyer_seq[by_new_customer] = new_customer_seq
+        picks = skewed_choice(rng, len(returning), n_orders - n_new_customers)
+        buyer_seq[~by_new_customer] = returning[picks]
+        new_orders = generate_orders(spec, rng, ordered_at, day_end, buyer_seq, shop)
+        counts = rng.choice(len(ITEM_COUNT_WEIGHTS), size=n_orders, p=ITEM_COUNT_WEIGHTS) + 1
+        new_items = generate_items(rng, np.arange(n_orders, dtype=np.int64), counts, shop)
+        new_orders.update(
+            order_amounts(new_items["order_id"], new_items["sku"], new_orders["store_id"], shop)
+        )
+        new_orders["_seq"] = self._register("orders", rng, n_orders)
+        new_items["order_id"] = new_orders["_seq"][new_items["order_id"]]
+        new_items["updated_at"] = np.repeat(ordered_at, counts)
+
+        # Existing orders: yesterday's complete, a few recent ones are returned, and a few
+        # get a late item, which adds to their totals.
+        status = orders.columns["status"]
+        recent = orders.columns["ordered_at"] >= day_start - 7 * US_PER_DAY
+        late = recent & (status == 1) & (rng.random(len(orders)) < LATE_ITEM_RATE_PER_DAY)
+        returned = recent & (status == 1) & ~late & (rng.random(len(orders)) < RETURN_RATE_PER_DAY)
+        complete = (status == 0) & (orders.columns["ordered_at"] < day_end - US_PER_DAY)
+        changed = complete | returned | late
+        updated = {name: values[changed] for name, values in orders.columns.items()}
+        updated["status"] = np.where(
+            returned[changed], 2, np.where(complete[changed], 1, updated["status"])
+        )
+        updated["updated_at"] = change_times(int(changed.sum()))
+
+        n_late = int(late.sum())
+        late_items = generate_items(rng, orders.seq[late], np.ones(n_late, np.int64), shop)
+        late_items["updated_at"] = updated["updated_at"][late[changed]]
+        subtotal = updated["subtotal"].copy()
+        subtotal[late[changed]] += shop.price[late_items["sku"]]
+        updated.update(amounts_for(subtotal, updated["store_id"], shop))
+        self.tables["orders"] = orders.replaced(~changed, concat(updated, new_orders))
+
+        added_items = concat(new_items, late_items)
+        added_items["_seq"] = self._register("order_items", rng, len(added_items["order_id"]))
+        self.tables["order_items"] = items.replaced(np.ones(len(items), bool), added_items)
+
+        # Tweets about today's orders.
+        n_tweets = max(1, n_orders // ORDERS_PER_TWEET)
+        tweets = generate_tweets(spec, rng, n_tweets, buyer_seq, ordered_at, day_end, shop)
+        tweets["_seq"] = self._register("tweets", rng, n_tweets)
+        old_tweets = self.tables["tweets"]
+        self.tables["tweets"] = old_tweets.replaced(np.ones(len(old_tweets), bool), tweets)
+
+        price_changes = self._change_prices(rng, change_times)
         self.clock_us = day_end
         return {
-            "new_orders": n_new,
-            "completed_orders": int(to_complete.sum()),
-            "returned_orders": int(to_return.sum()),
+            "new_customers": n_new_customers,
+            "deleted_customers": int(delete.sum()),
+            "new_orders": n_orders,
+            "completed_orders": int(complete.sum()),
+            "returned_orders": int(returned.sum()),
+            "late_items": n_late,
+            "new_items": len(new_items["order_id"]),
+            "new_tweets": n_tweets,
+            "price_changes": price_changes,
         }
+
+    def _shop(self) -> Shop:
+        """Today's prices, menu and stores, indexed by `_seq`."""
+
+        def by_seq(table: str, column: str) -> np.ndarray:
+            snapshot = self.tables[table]
+            values = np.empty(len(snapshot), dtype=snapshot.columns[column].dtype)
+            values[snapshot.seq] = snapshot.columns[column]
+            return values
+
+        popularity = {store.name: store.popularity for store in catalog.STORES}
+        return Shop(
+            price=by_seq("products", "price"),
+            is_jaffle=by_seq("products", "type") == "jaffle",
+            product_name=by_seq("products", "name"),
+            store_opened_at=by_seq("stores", "opened_at"),
+            store_popularity=np.array([popularity.get(n, 1.0) for n in by_seq("stores", "name")]),
+            tax_rate=by_seq("stores", "tax_rate"),
+        )
+
+    def _change_prices(
+        self, rng: np.random.Generator, change_times: Callable[[int], np.ndarray]
+    ) -> int:
+        products = self.tables["products"]
+        change = rng.random(len(products)) < PRICE_CHANGE_RATE_PER_DAY / len(products)
+        if not change.any():
+            return 0
+        changed = {name: values[change] for name, values in products.columns.items()}
+        factor = 1 + rng.choice([-0.1, -0.05, 0.05, 0.1], size=int(change.sum()))
+        changed["price"] = (np.rint(changed["price"] * factor / 10) * 10).astype(np.int64)
+        changed["updated_at"] = change_times(int(change.sum()))
+        self.tables["products"] = products.replaced(~change, changed)
+        return int(change.sum())
+
+
+def concat(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Rows of `first` then `second` (same columns)."""
+    return {name: np.concatenate([first[name], second[name]]) for name in first}

@@ -31,18 +31,37 @@ ORDER_COLUMNS: dict[str, dict[str, Any]] = {
 }
 
 
-def raise_for_upstream_status(response: Response, *args: Any, **kwargs: Any) -> None:
-    """Response hook: fail with the source, endpoint and parameters named, never the key."""
-    if response.status_code < 400:
-        return
+# dlt's HTTP client retries these itself (with backoff, honouring Retry-After).
+RETRYABLE_STATUSES = frozenset((429, *range(500, 600)))
+
+
+def describe_failure(response: Response) -> str:
+    """What failed, naming source, endpoint and parameters, never the key."""
     request = response.request
-    endpoint = request.path_url.split("?", 1)[0]
-    params = request.path_url.partition("?")[2] or "no parameters"
+    endpoint, _, params = request.path_url.partition("?")
     if response.status_code == 401:
         reason = "rejected the API key (401 Unauthorized); check UPSTREAM_API_KEY"
     else:
         reason = f"answered {response.status_code}: {response.text[:200]}"
-    raise UpstreamError(f"{SOURCE_NAME}: {request.method} {endpoint} ({params}) {reason}")
+    return f"{SOURCE_NAME}: {request.method} {endpoint} ({params or 'no parameters'}) {reason}"
+
+
+def raise_for_upstream_status(response: Response, *args: Any, **kwargs: Any) -> None:
+    """Response hook: fail at once on errors that a retry cannot fix."""
+    if response.status_code >= 400 and response.status_code not in RETRYABLE_STATUSES:
+        raise UpstreamError(describe_failure(response))
+
+
+class CheckedCursorPaginator(JSONResponseCursorPaginator):
+    """dlt's cursor paginator, refusing a page the API did not serve once retries ran out.
+
+    Without this an error body would read as an empty last page: data silently lost.
+    """
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        if response.status_code >= 400:
+            raise UpstreamError(describe_failure(response) + " (retries exhausted)")
+        super().update_state(response, data)
 
 
 @dlt.source(name=SOURCE_NAME)
@@ -55,7 +74,7 @@ def shop_api(
     client = RESTClient(
         base_url=base_url,
         auth=BearerTokenAuth(api_key),
-        paginator=JSONResponseCursorPaginator(cursor_path="next_cursor", cursor_param="cursor"),
+        paginator=CheckedCursorPaginator(cursor_path="next_cursor", cursor_param="cursor"),
         data_selector="data",
     )
 

@@ -1,0 +1,88 @@
+"""Reproducible faults: what a flaky vendor API does to a client, drawn from a seed.
+
+Each request draws one outcome in arrival order from a seeded generator, so a sequential client
+sees the same faults on every run; concurrent clients see the same rates.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, fields
+
+OUTCOMES = ("error_5xx", "burst_429", "slow", "drop", "truncate", "malform")
+
+
+@dataclass(frozen=True)
+class FaultProfile:
+    """Share of requests (0..1) that meet each fault; all zero is a healthy upstream."""
+
+    error_5xx: float = 0.0  # 500/502/503 with a JSON error body
+    burst_429: float = 0.0  # starts a run of `burst_length` 429s, whatever the rate limit
+    slow: float = 0.0  # answered after `slow_seconds` (beyond a sane client timeout)
+    drop: float = 0.0  # connection closed midway through the body
+    truncate: float = 0.0  # a complete 200 response whose JSON body is cut short
+    malform: float = 0.0  # a complete 200 response whose JSON body is corrupted
+    burst_length: int = 5
+    slow_seconds: float = 30.0
+    seed: int = 0
+
+    @classmethod
+    def parse(cls, text: str, seed: int = 0) -> FaultProfile:
+        """`"error_5xx=0.05,drop=0.01"`, `"none"` or `"flaky"` (a bit of everything)."""
+        if text in ("", "none"):
+            return cls(seed=seed)
+        if text == "flaky":
+            return cls(
+                error_5xx=0.03,
+                burst_429=0.01,
+                slow=0.005,
+                drop=0.01,
+                truncate=0.01,
+                malform=0.01,
+                slow_seconds=5.0,
+                seed=seed,
+            )
+        known = {f.name: f.type for f in fields(cls)}
+        values: dict[str, float | int] = {"seed": seed}
+        for part in text.split(","):
+            name, _, value = part.partition("=")
+            name = name.strip()
+            if name not in known or name == "seed":
+                raise ValueError(f"unknown fault {name!r}; known: {', '.join(OUTCOMES)}")
+            values[name] = int(value) if name == "burst_length" else float(value)
+        profile = cls(**values)  # type: ignore[arg-type]
+        if sum(getattr(profile, name) for name in OUTCOMES) > 1:
+            raise ValueError("fault shares add up to more than 1")
+        return profile
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, name) > 0 for name in OUTCOMES)
+
+
+class FaultInjector:
+    """Draws the outcome of each request: None (healthy) or one of `OUTCOMES`."""
+
+    def __init__(self, profile: FaultProfile) -> None:
+        self.profile = profile
+        self._rng = random.Random(profile.seed)
+        self._burst_left = 0
+
+    def draw(self) -> str | None:
+        if not self.profile.active:
+            return None
+        if self._burst_left > 0:
+            self._burst_left -= 1
+            return "burst_429"
+        u = self._rng.random()
+        for name in OUTCOMES:
+            share = getattr(self.profile, name)
+            if u < share:
+                if name == "burst_429":
+                    self._burst_left = self.profile.burst_length - 1
+                return name
+            u -= share
+        return None
+
+    def status_5xx(self) -> int:
+        return self._rng.choice((500, 502, 503))

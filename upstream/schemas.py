@@ -1,0 +1,73 @@
+"""The entities the upstream serves: their columns, in the order the API returns them."""
+
+from __future__ import annotations
+
+from upstream.tables import Enum, Key, Plain, Ref, TableSchema, Time
+
+STATUSES = ("placed", "completed", "returned")
+CHANNELS = ("in_store", "app", "web")
+CLIENTS = ("iphone", "android", "web")
+
+SCHEMAS = {
+    schema.name: schema
+    for schema in (
+        TableSchema(
+            "stores",
+            {
+                "id": Key(),
+                "name": Plain(),
+                "opened_at": Time("s"),
+                "tax_rate": Plain(),
+                "updated_at": Time(),
+            },
+        ),
+        TableSchema(
+            "products",
+            {
+                "sku": Key(),
+                "name": Plain(),
+                "type": Plain(),
+                "price": Plain(),
+                "description": Plain(),
+                "updated_at": Time(),
+            },
+        ),
+        TableSchema(
+            "customers",
+            {"id": Key(), "name": Plain(), "deleted_at": Time(), "updated_at": Time()},
+        ),
+        TableSchema(
+            "orders",
+            {
+                "id": Key(),
+                "customer": Ref("customers"),
+                "ordered_at": Time("s"),
+                "store_id": Ref("stores"),
+                "subtotal": Plain(),
+                "tax_paid": Plain(),
+                "order_total": Plain(),
+                "status": Enum(STATUSES),
+                "channel": Enum(CHANNELS),
+                "updated_at": Time(),
+            },
+            optional=("channel",),
+        ),
+        TableSchema(
+            "order_items",
+            {"id": Key(), "order_id": Ref("orders"), "sku": Ref("products"), "updated_at": Time()},
+        ),
+        TableSchema(
+            "tweets",
+            {
+                "id": Key(),
+                "user_id": Ref("customers"),
+                "tweeted_at": Time("s"),
+                "content": Plain(),
+                "client": Enum(CLIENTS),
+                "updated_at": Time(),
+            },
+            optional=("client",),
+            mutable=False,
+        ),
+    )
+}
