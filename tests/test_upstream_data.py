@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.support import FAST_UPSTREAM, read_all
-from upstream.csvio import FILES, CsvImportError, read_csv_dir, write_csv_dir
+from upstream.csvio import FILES, INVENTORY_FILE, CsvImportError, read_csv_dir, write_csv_dir
 from upstream.generator import US_PER_DAY, GenerationSpec, day_us, generate
 from upstream.process import UpstreamProcess
 from upstream.store import ShopStore
@@ -89,7 +89,7 @@ def test_csv_directory_round_trips(tmp_path: Path) -> None:
     spec = GenerationSpec(seed=11, orders=3000)
     original = generate(spec)
     write_csv_dir(original, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES.values())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*FILES.values(), INVENTORY_FILE])
     imported_spec, imported = read_csv_dir(tmp_path, seed=11)
     assert imported_spec.clock_start_us == spec.clock_start_us
     for name, table in original.items():

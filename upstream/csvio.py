@@ -18,9 +18,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from upstream import catalog
-from upstream.generator import US_PER_DAY, Generated, GenerationSpec
-from upstream.schemas import CHANNELS, CLIENTS, STATUSES
+from upstream.generator import (
+    US_PER_DAY,
+    Generated,
+    GenerationSpec,
+    inventory_movements,
+    uuid_strings,
+)
+from upstream.schemas import CHANNELS, CLIENTS, MOVEMENT_REASONS, STATUSES
 from upstream.tables import NULL_TIME
 
 FILES = {
@@ -32,6 +37,8 @@ FILES = {
     "supplies": "raw_supplies.csv",
     "tweets": "raw_tweets.csv",
 }
+# Not a jafgen file: written so a directory round-trips; derived from the items when absent.
+INVENTORY_FILE = "raw_inventory_movements.csv"
 REQUIRED = {
     "customers": ("id", "name"),
     "orders": ("id", "customer", "ordered_at", "store_id", "subtotal", "tax_paid", "order_total"),
@@ -110,11 +117,12 @@ def write_csv_dir(data: dict[str, Generated], directory: Path) -> list[Path]:
             "updated_at": _times(col("stores", "updated_at")),
         },
         "supplies": {
-            "id": [s.id for s in catalog.SUPPLIES],
-            "name": [s.name for s in catalog.SUPPLIES],
-            "cost": [s.cost for s in catalog.SUPPLIES],
-            "perishable": [s.perishable for s in catalog.SUPPLIES],
-            "sku": [s.sku for s in catalog.SUPPLIES],
+            "id": own("supplies"),
+            "name": pa.array(col("supplies", "name")),
+            "cost": col("supplies", "cost"),
+            "perishable": col("supplies", "perishable"),
+            "sku": _text(ids["products"], col("supplies", "sku")),
+            "updated_at": _times(col("supplies", "updated_at")),
         },
         "tweets": {
             "id": own("tweets"),
@@ -125,9 +133,20 @@ def write_csv_dir(data: dict[str, Generated], directory: Path) -> list[Path]:
             "updated_at": _times(col("tweets", "updated_at")),
         },
     }
+    tables["inventory_movements"] = {
+        "id": own("inventory_movements"),
+        "store_id": _text(ids["stores"], col("inventory_movements", "store_id")),
+        "sku": _text(ids["products"], col("inventory_movements", "sku")),
+        "quantity": col("inventory_movements", "quantity"),
+        "reason": pa.array(
+            np.asarray(MOVEMENT_REASONS, dtype=object)[col("inventory_movements", "reason")]
+        ),
+        "moved_at": _times(col("inventory_movements", "moved_at")),
+        "updated_at": _times(col("inventory_movements", "updated_at")),
+    }
     written = []
     for name, columns in tables.items():
-        path = directory / FILES[name]
+        path = directory / FILES.get(name, INVENTORY_FILE)
         pacsv.write_csv(
             pa.table(
                 {k: pa.array(v) if not isinstance(v, pa.Array) else v for k, v in columns.items()}
@@ -327,9 +346,63 @@ def read_csv_dir(directory: Path, seed: int = 42) -> tuple[GenerationSpec, dict[
             ids["tweets"],
         ),
     }
+    supplies = raw["supplies"]
+    supplies_path = str(directory / FILES["supplies"])
+    data["supplies"] = Generated(
+        {
+            "name": np.array(supplies["name"].to_pylist(), dtype=object),
+            "cost": supplies["cost"].to_numpy().astype(np.int64),
+            "perishable": np.array(supplies["perishable"].to_pylist(), dtype=bool),
+            "sku": _seq_of(supplies["sku"], ids["products"], f"{supplies_path}: sku"),
+            "updated_at": updated(
+                supplies, np.full(supplies.num_rows, first_day, np.int64), supplies_path
+            ),
+        },
+        ids_of("supplies"),
+    )
+    days = max(1, (clock - first_day) // US_PER_DAY)
+    data["inventory_movements"] = _read_inventory(directory, ids, data, first_day, days, seed)
     start = datetime.fromtimestamp(first_day / 1e6, tz=UTC).date()
     spec = replace(
         GenerationSpec(seed=seed, orders=orders.num_rows, start=start),
-        history_days=max(1, (clock - first_day) // US_PER_DAY),
+        history_days=days,
     )
     return spec, data
+
+
+def _read_inventory(
+    directory: Path,
+    ids: dict[str, np.ndarray],
+    data: dict[str, Generated],
+    first_day: int,
+    days: int,
+    seed: int,
+) -> Generated:
+    path = directory / INVENTORY_FILE
+    if not path.exists():
+        items, orders = data["order_items"].columns, data["orders"].columns
+        movements = inventory_movements(
+            orders["ordered_at"][items["order_id"]],
+            orders["store_id"][items["order_id"]],
+            items["sku"],
+            first_day,
+            days,
+            len(ids["stores"]),
+            len(ids["products"]),
+        )
+        rng = np.random.default_rng([seed, 1])
+        return Generated(movements, uuid_strings(rng, len(movements["sku"])))
+    text = {c: pa.string() for c in ("id", "store_id", "sku", "reason")}
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=text))
+    reason = pc.index_in(table["reason"], value_set=pa.array(MOVEMENT_REASONS))
+    return Generated(
+        {
+            "store_id": _seq_of(table["store_id"], ids["stores"], f"{path}: store_id"),
+            "sku": _seq_of(table["sku"], ids["products"], f"{path}: sku"),
+            "quantity": table["quantity"].to_numpy().astype(np.int64),
+            "reason": reason.to_numpy(zero_copy_only=False).astype(np.int64),
+            "moved_at": _time_us(table, "moved_at", str(path)),
+            "updated_at": _time_us(table, "updated_at", str(path)),
+        },
+        np.array(table["id"].to_pylist(), dtype="S"),
+    )

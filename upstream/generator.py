@@ -170,6 +170,58 @@ def generate_items(
     return {"order_id": parent, "sku": sku.astype(np.int64)}
 
 
+def supplies_from_catalog(start_us: int) -> Generated:
+    skus = [p.sku for p in catalog.PRODUCTS]
+    supplies = catalog.SUPPLIES
+    columns = {
+        "name": np.array([x.name for x in supplies], dtype=object),
+        "cost": np.array([x.cost for x in supplies], dtype=np.int64),
+        "perishable": np.array([x.perishable for x in supplies]),
+        "sku": np.array([skus.index(x.sku) for x in supplies], dtype=np.int64),
+        "updated_at": np.full(len(supplies), start_us, dtype=np.int64),
+    }
+    return Generated(columns, np.array([x.id for x in supplies], dtype="S"))
+
+
+def inventory_movements(
+    sold_at: np.ndarray,
+    store: np.ndarray,
+    sku: np.ndarray,
+    first_day_us: int,
+    days: int,
+    n_stores: int,
+    n_skus: int,
+) -> dict[str, np.ndarray]:
+    """Stock movements of `days` days from the items sold: an hourly sale per store and SKU
+    (negative quantity) and a restock delivery of the day's sales at 21:30, after closing."""
+    hours = days * 24
+    hour = (sold_at - first_day_us) // US_PER_HOUR
+    cell = (hour * n_stores + store) * n_skus + sku
+    hourly = np.bincount(cell, minlength=hours * n_stores * n_skus)
+    sold = np.flatnonzero(hourly)
+    sale_hour, rest = np.divmod(sold, n_stores * n_skus)
+    daily = hourly.reshape(days, 24, n_stores * n_skus).sum(axis=1).ravel()
+    restocked = np.flatnonzero(daily)
+    restock_day, restock_rest = np.divmod(restocked, n_stores * n_skus)
+    moved_at = np.concatenate(
+        [
+            first_day_us + (sale_hour + 1) * US_PER_HOUR - US_PER_SECOND,
+            first_day_us + restock_day * US_PER_DAY + 21 * US_PER_HOUR + 30 * US_PER_MINUTE,
+        ]
+    )
+    where = np.concatenate([rest, restock_rest])
+    return {
+        "store_id": where // n_skus,
+        "sku": where % n_skus,
+        "quantity": np.concatenate([-hourly[sold], daily[restocked]]).astype(np.int64),
+        "reason": np.concatenate(
+            [np.zeros(len(sold), np.int64), np.ones(len(restocked), np.int64)]
+        ),
+        "moved_at": moved_at,
+        "updated_at": moved_at.copy(),
+    }
+
+
 @dataclass
 class Generated:
     """One entity's rows (in insertion order, `_seq` = 0..n-1) and its id registry."""
@@ -318,6 +370,16 @@ def generate(spec: GenerationSpec) -> dict[str, Generated]:
     }
     skus = np.array([p.sku for p in catalog.PRODUCTS], dtype="S7")
 
+    item_order = items["order_id"]
+    movements = inventory_movements(
+        ordered_at[item_order],
+        orders["store_id"][item_order],
+        items["sku"],
+        spec.start_us,
+        spec.history_days,
+        len(catalog.STORES),
+        len(catalog.PRODUCTS),
+    )
     id_rng = np.random.default_rng([spec.seed, 1])
     return {
         "stores": Generated(stores, uuid_strings(id_rng, len(catalog.STORES))),
@@ -326,6 +388,8 @@ def generate(spec: GenerationSpec) -> dict[str, Generated]:
         "orders": Generated(orders, uuid_strings(id_rng, n_orders)),
         "order_items": Generated(items, uuid_strings(id_rng, len(items["order_id"]))),
         "tweets": Generated(tweets, uuid_strings(id_rng, n_tweets)),
+        "supplies": supplies_from_catalog(spec.start_us),
+        "inventory_movements": Generated(movements, uuid_strings(id_rng, len(movements["sku"]))),
     }
 
 

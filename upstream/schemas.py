@@ -7,6 +7,7 @@ from upstream.tables import Enum, Key, Plain, Ref, TableSchema, Time
 STATUSES = ("placed", "completed", "returned")
 CHANNELS = ("in_store", "app", "web")
 CLIENTS = ("iphone", "android", "web")
+MOVEMENT_REASONS = ("sale", "delivery")
 
 SCHEMAS = {
     schema.name: schema
@@ -67,6 +68,31 @@ SCHEMAS = {
                 "updated_at": Time(),
             },
             optional=("client",),
+            mutable=False,
+        ),
+        # Kept in the catalog database only (see upstream/oltp.py), not served over HTTP.
+        TableSchema(
+            "supplies",
+            {
+                "id": Key(),
+                "name": Plain(),
+                "cost": Plain(),
+                "perishable": Plain(),
+                "sku": Ref("products"),
+                "updated_at": Time(),
+            },
+        ),
+        TableSchema(
+            "inventory_movements",
+            {
+                "id": Key(),
+                "store_id": Ref("stores"),
+                "sku": Ref("products"),
+                "quantity": Plain(),
+                "reason": Enum(MOVEMENT_REASONS),
+                "moved_at": Time(),
+                "updated_at": Time(),
+            },
             mutable=False,
         ),
     )

@@ -29,6 +29,7 @@ from upstream.generator import (
     generate_items,
     generate_orders,
     generate_tweets,
+    inventory_movements,
     order_amounts,
     orders_on_day,
     skewed_choice,
@@ -152,6 +153,19 @@ class ShopStore:
         subtotal[late[changed]] += shop.price[late_items["sku"]]
         updated.update(amounts_for(subtotal, updated["store_id"], shop))
         self.tables["orders"] = orders.replaced(~changed, concat(updated, new_orders))
+
+        sold = inventory_movements(
+            ordered_at[np.repeat(np.arange(n_orders), counts)],
+            np.repeat(new_orders["store_id"], counts),
+            new_items["sku"],
+            day_start,
+            1,
+            len(shop.tax_rate),
+            len(shop.price),
+        )
+        sold["_seq"] = self._register("inventory_movements", rng, len(sold["sku"]))
+        movements = self.tables["inventory_movements"]
+        self.tables["inventory_movements"] = movements.replaced(np.ones(len(movements), bool), sold)
 
         added_items = concat(new_items, late_items)
         added_items["_seq"] = self._register("order_items", rng, len(added_items["order_id"]))
