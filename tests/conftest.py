@@ -6,6 +6,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -34,6 +35,32 @@ def postgres_unavailable_reason() -> str | None:
     return None
 
 
+def require(service: str, unavailable_reason: str | None) -> None:
+    """Skip with the reason when a server is missing; in CI, fail instead."""
+    if unavailable_reason is None:
+        return
+    if IN_CI:
+        pytest.fail(f"{unavailable_reason}; CI must run the {service} tests")
+    pytest.skip(unavailable_reason)
+
+
+@contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards."""
+    require("PostgreSQL", postgres_unavailable_reason())
+    database = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(postgres_admin_dsn())
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'create database "{database}"')
+    try:
+        yield database
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'drop database if exists "{database}" with (force)')
+        admin.close()
+
+
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def warehouse(
     request: pytest.FixtureRequest,
@@ -52,20 +79,6 @@ def warehouse(
         yield Warehouse(target)
         return
 
-    reason = postgres_unavailable_reason()
-    if reason is not None:
-        if IN_CI:
-            pytest.fail(f"{reason}; CI must run the PostgreSQL tests")
-        pytest.skip(reason)
-    database = f"jaffle_test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(postgres_admin_dsn())
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'create database "{database}"')
-    monkeypatch.setenv("POSTGRES_DB", database)
-    try:
+    with postgres_database("jaffle_test") as database:
+        monkeypatch.setenv("POSTGRES_DB", database)
         yield Warehouse(target)
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'drop database if exists "{database}" with (force)')
-        admin.close()

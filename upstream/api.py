@@ -26,6 +26,7 @@ from fastapi.responses import Response
 from upstream.counters import Counters
 from upstream.faults import FaultInjector, FaultProfile
 from upstream.limits import RateLimiter, TokenBucket, retry_after_seconds
+from upstream.oltp import CatalogDatabase
 from upstream.store import ShopStore
 from upstream.tables import PageKey, Table, serve_rows
 
@@ -174,7 +175,9 @@ class Gate:
         return self.limiter.bucket(self.settings.api_key) if self.limiter.enabled else None
 
 
-def create_app(store: ShopStore, settings: ApiSettings) -> FastAPI:
+def create_app(
+    store: ShopStore, settings: ApiSettings, catalog: CatalogDatabase | None = None
+) -> FastAPI:
     app = FastAPI(
         title="Jaffle Shop platform API (simulated upstream)",
         version="1",
@@ -361,10 +364,15 @@ def create_app(store: ShopStore, settings: ApiSettings) -> FastAPI:
     def advance(request: Request, days: Annotated[int, Query(ge=1, le=3650)] = 1) -> Response:
         gate.check_key(request)
         changes = store.advance(days)
-        return Response(
-            orjson.dumps({"clock": iso(store.clock_us), "changes": changes}),
-            media_type="application/json",
-        )
+        synced = catalog.sync(store) if catalog is not None else {}
+        payload = {"clock": iso(store.clock_us), "changes": changes, "catalog_rows_written": synced}
+        return Response(orjson.dumps(payload), media_type="application/json")
+
+    @app.get("/admin/database", summary="Reads served by the catalog database, per table.")
+    def database_load(request: Request) -> Response:
+        gate.check_key(request)
+        report = catalog.load_report() if catalog is not None else {"dialect": None}
+        return Response(orjson.dumps(report), media_type="application/json")
 
     @app.get("/admin/counters", summary="Requests, 429s, 304s, rows and bytes served so far.")
     async def get_counters(request: Request) -> Response:

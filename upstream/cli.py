@@ -17,8 +17,10 @@ from upstream.api import ApiSettings, create_app
 from upstream.csvio import CsvImportError, read_csv_dir, write_csv_dir
 from upstream.faults import FaultProfile
 from upstream.generator import GenerationSpec, generate
+from upstream.oltp import CatalogDatabase, default_url
 from upstream.store import ShopStore
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"  # the simulated upstream never listens beyond loopback
 API_KEY_ENV = "UPSTREAM_API_KEY"
 
@@ -74,6 +76,8 @@ def serve(args: argparse.Namespace) -> None:
         sys.exit(f"upstream: cannot listen on {HOST}:{args.port}: {error.strerror}")
     started = time.perf_counter()
     store = load_store(args)
+    catalog = CatalogDatabase(args.database_url or default_url(REPO_ROOT / ".upstream"))
+    catalog.load(store)
     sizes = ", ".join(f"{len(table)} {name}" for name, table in store.tables.items())
     port = sock.getsockname()[1]
     # The first line on stdout tells a launcher where we listen (useful with --port 0).
@@ -82,7 +86,7 @@ def serve(args: argparse.Namespace) -> None:
         f"ready in {time.perf_counter() - started:.1f}s)",
         flush=True,
     )
-    config = uvicorn.Config(create_app(store, settings), log_level=args.log_level)
+    config = uvicorn.Config(create_app(store, settings, catalog), log_level=args.log_level)
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -141,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_arguments(serve_cmd)
     serve_cmd.add_argument(
         "--data-dir", type=Path, help="serve jafgen-style CSVs from here instead of generating"
+    )
+    serve_cmd.add_argument(
+        "--database-url",
+        help="SQLAlchemy URL of the catalog database (default: SQLite in .upstream/); e.g. "
+        "postgresql+psycopg2://user:pw@127.0.0.1/catalog or mysql+pymysql://root@127.0.0.1/test",
     )
     serve_cmd.add_argument(
         "--latency-ms", type=float, default=30.0, help="base latency of every API request"

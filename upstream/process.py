@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -25,11 +26,17 @@ class UpstreamProcess:
         self.startup_timeout = startup_timeout
         self.url = ""
         self._process: subprocess.Popen[str] | None = None
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
     def start(self) -> UpstreamProcess:
         env = {**os.environ, "UPSTREAM_API_KEY": self.api_key}
+        args = list(self.serve_args)
+        if "--database-url" not in args:
+            # A catalog database of its own, so that concurrent upstreams never share one.
+            self._scratch = tempfile.TemporaryDirectory(prefix="upstream-")
+            args += ["--database-url", f"sqlite:///{self._scratch.name}/catalog.sqlite"]
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "upstream", "serve", "--port", "0", *self.serve_args],
+            [sys.executable, "-m", "upstream", "serve", "--port", "0", *args],
             cwd=REPO_ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -68,6 +75,9 @@ class UpstreamProcess:
         if self._process.stdout is not None:
             self._process.stdout.close()
         self._process = None
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
     def __enter__(self) -> UpstreamProcess:
         return self.start()

@@ -137,8 +137,10 @@ def iso_times(values: np.ndarray, unit: str) -> list[str | None]:
     return out
 
 
-def serve_column(kind: Kind, values: np.ndarray, ids: dict[str, np.ndarray], own: str) -> list:
-    """One column of a page as JSON-ready Python values."""
+def serve_column(
+    kind: Kind, values: np.ndarray, ids: dict[str, np.ndarray], own: str, iso: bool = True
+) -> list:
+    """One column of rows as Python values: JSON-ready, or with datetimes if not `iso`."""
     match kind:
         case Key():
             return ids[own][values].astype("U").tolist()
@@ -146,8 +148,13 @@ def serve_column(kind: Kind, values: np.ndarray, ids: dict[str, np.ndarray], own
             return ids[parent][values].astype("U").tolist()
         case Enum(values=labels):
             return np.asarray(labels, dtype=object)[values].tolist()
-        case Time(unit=unit):
+        case Time(unit=unit) if iso:
             return iso_times(values, unit)
+        case Time():
+            stamps = values.astype("datetime64[us]").astype(object)
+            return [
+                None if v == NULL_TIME else t for v, t in zip(values.tolist(), stamps, strict=True)
+            ]
         case _:
             return values.tolist()
 
