@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 TARGET ?= duckdb
 export DBT_TARGET := $(TARGET)
 
-.PHONY: help setup demo upstream ingest build test lint format lock clean
+.PHONY: help setup demo upstream ingest build test lint format bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ format: setup  ## apply ruff's formatting and sqlfluff's fixes
 
 test: lint  ## the whole suite: lint, then pytest (dbt on DuckDB and PostgreSQL included)
 	$(BIN)/pytest
+
+bench: setup  ## benchmarks side by side (QUICK=1: smoke run; SCALE=orders)
+	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(SCALE),--scale $(SCALE))
 
 lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet pyproject.toml -o requirements.lock --python-version 3.11

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Iterator
@@ -156,3 +157,44 @@ def test_dropped_connections_break_the_body() -> None:
 def test_openapi_description_lists_every_endpoint(api: UpstreamProcess) -> None:
     spec = httpx.get(f"{api.url}/openapi.json").json()
     assert {f"/v1/{e.name}" for e in ENDPOINTS} <= set(spec["paths"])
+
+
+@pytest.mark.parametrize(
+    ("faults", "expected"),
+    [
+        ("burst_429=1,burst_length=3", "429"),
+        ("malform=1", "bad json"),
+        ("slow=1,slow_seconds=0.6", "slow"),
+    ],
+)
+def test_each_fault_kind_shows_as_a_client_would_see_it(faults: str, expected: str) -> None:
+    key = secrets.token_hex(16)
+    with UpstreamProcess(key, "--orders", "300", *FAST_UPSTREAM, "--faults", faults) as api:
+        started = time.perf_counter()
+        response = get(api, "orders", key, limit=5)
+        elapsed = time.perf_counter() - started
+    if expected == "429":
+        assert response.status_code == 429 and response.headers["Retry-After"] == "1"
+    elif expected == "bad json":
+        assert response.status_code == 200
+        with pytest.raises(ValueError):
+            response.json()
+    else:
+        assert response.status_code == 200 and elapsed >= 0.6
+        assert len(response.json()["data"]) == 5
+
+
+def test_concurrency_cap_refuses_requests_beyond_it() -> None:
+    key = secrets.token_hex(16)
+    slow = ("--latency-ms", "300", "--jitter-ms", "0", "--rate-limit", "0", "--max-concurrent", "2")
+    with UpstreamProcess(key, "--orders", "300", *slow) as api:
+
+        async def four_at_once() -> list[int]:
+            headers = {"Authorization": f"Bearer {key}"}
+            async with httpx.AsyncClient(base_url=api.url, headers=headers) as client:
+                responses = await asyncio.gather(
+                    *(client.get("/v1/orders", params={"limit": 1}) for _ in range(4))
+                )
+            return sorted(r.status_code for r in responses)
+
+        assert asyncio.run(four_at_once()) == [200, 200, 429, 429]

@@ -1,0 +1,1 @@
+"""`make bench`: every bottleneck reproduced, every optimization measured side by side."""

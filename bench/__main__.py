@@ -1,0 +1,35 @@
+"""`python -m bench [--quick] [--scale N] [--only ID ...]`"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import bench.scenarios  # noqa: F401  (registers the scenarios)
+from bench.runner import SCENARIOS, BenchConfig, run, write_results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes; checks every scenario runs"
+    )
+    parser.add_argument("--scale", type=int, help="orders in the upstream (default 1M, quick 50k)")
+    parser.add_argument("--repetitions", type=int, help="runs of each side (default 3, quick 1)")
+    parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="scenario ids")
+    args = parser.parse_args()
+    config = BenchConfig(
+        quick=args.quick,
+        scale=args.scale or (50_000 if args.quick else 1_000_000),
+        repetitions=args.repetitions or (1 if args.quick else 3),
+    )
+    results = run(config, args.only)
+    json_path, report_path = write_results(config, results)
+    print(f"[bench] wrote {json_path} and {report_path}")
+    if config.quick:
+        return 0  # quick mode proves every scenario runs, not how fast
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

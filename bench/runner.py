@@ -1,0 +1,134 @@
+"""Scenario registry, side-by-side measurement, and the JSON and Markdown results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    quick: bool
+    scale: int  # orders in the upstream's history
+    repetitions: int
+
+
+@dataclass
+class Result:
+    """One scenario's record: what was compared, both medians, the ratio and the goal."""
+
+    id: str
+    title: str
+    compared: str
+    baseline: str
+    optimized: str
+    baseline_median: float
+    optimized_median: float
+    unit: str
+    ratio: float
+    goal: str
+    passed: bool
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    notes: str = ""
+
+
+Scenario = Callable[[BenchConfig], Result]
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(scenario_id: str) -> Callable[[Scenario], Scenario]:
+    def register(function: Scenario) -> Scenario:
+        SCENARIOS[scenario_id] = function
+        return function
+
+    return register
+
+
+def alternate(
+    repetitions: int, baseline: Callable[[], float], optimized: Callable[[], float]
+) -> tuple[list[float], list[float]]:
+    """Run baseline and optimized in turn, `repetitions` times each, so noise hits both."""
+    base, opt = [], []
+    for _ in range(repetitions):
+        base.append(baseline())
+        opt.append(optimized())
+    return base, opt
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def write_results(config: BenchConfig, results: list[Result]) -> tuple[Path, Path]:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    payload = {
+        "ran_at": stamp,
+        "mode": "quick" if config.quick else "full",
+        "scale_orders": config.scale,
+        "machine": machine(),
+        "scenarios": [asdict(r) for r in results],
+    }
+    name = "quick" if config.quick else "latest"
+    json_path = RESULTS_DIR / f"{name}.json"
+    json_path.write_text(json.dumps(payload, indent=2) + "\n")
+    report_path = RESULTS_DIR / f"{name}.md"
+    report_path.write_text(markdown_report(payload) + "\n")
+    return json_path, report_path
+
+
+def markdown_report(payload: dict[str, Any]) -> str:
+    m = payload["machine"]
+    lines = [
+        f"Ran {payload['ran_at']} ({payload['mode']} mode, {payload['scale_orders']:,} orders) "
+        f"on {m['cpus']} CPUs, {m['processor']}, Python {m['python']}.",
+        "",
+        "| scenario | baseline | optimized | ratio | goal | met |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in payload["scenarios"]:
+        lines.append(
+            f"| {r['title']} | {r['baseline']}: {r['baseline_median']:,.3g} {r['unit']} "
+            f"| {r['optimized']}: {r['optimized_median']:,.3g} {r['unit']} "
+            f"| {r['ratio']:.2f}x | {r['goal']} | {'yes' if r['passed'] else 'no'} |"
+        )
+    notes = [f"- {r['title']}: {r['notes']}" for r in payload["scenarios"] if r["notes"]]
+    return "\n".join(lines + (["", *notes] if notes else []))
+
+
+def run(config: BenchConfig, only: list[str] | None = None) -> list[Result]:
+    results = []
+    for scenario_id, function in SCENARIOS.items():
+        if only and scenario_id not in only:
+            continue
+        started = time.perf_counter()
+        print(f"[bench] {scenario_id} ...", flush=True)
+        result = function(config)
+        print(
+            f"[bench] {scenario_id}: {result.baseline} {result.baseline_median:,.3g} vs "
+            f"{result.optimized} {result.optimized_median:,.3g} {result.unit} "
+            f"({result.ratio:.2f}x; goal {result.goal}: {'met' if result.passed else 'NOT met'}) "
+            f"in {time.perf_counter() - started:.0f}s",
+            flush=True,
+        )
+        results.append(result)
+    return results

@@ -1,0 +1,3 @@
+"""Benchmark scenarios; importing this package registers them all."""
+
+from bench.scenarios import upstream  # noqa: F401
