@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from pathlib import Path
 
 import dlt
 from dlt.common.pipeline import LoadInfo
 
 from ingestion import warehouse
 from ingestion.shop_api import shop_api
+from ingestion.summary import RunSummary, summarize
 
 SOURCES = ("shop_api",)
 API_KEY_ENV = "UPSTREAM_API_KEY"
-
-
-@dataclass
-class RunSummary:
-    source: str
-    target: str
-    rows: dict[str, int] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def lines(self) -> list[str]:
-        stages = ", ".join(f"{step} {secs:.1f}s" for step, secs in self.seconds.items())
-        rows = ", ".join(f"{table} {count}" for table, count in self.rows.items()) or "none"
-        return [f"{self.source} -> {self.target}: rows {rows}", f"  time: {stages}"]
 
 
 def make_pipeline(source_name: str, target: str) -> dlt.Pipeline:
@@ -54,23 +42,6 @@ def run(source_name: str, target: str, full_refresh: bool = False) -> RunSummary
         refresh="drop_sources" if full_refresh else None,
     )
     info.raise_on_failed_jobs()
-    return summarize(pipeline, source_name, target)
-
-
-def summarize(pipeline: dlt.Pipeline, source_name: str, target: str) -> RunSummary:
-    trace = pipeline.last_trace
-    summary = RunSummary(source=source_name, target=target)
-    # Rows per table as extracted (after incremental dedup). Normalize's counts are not used:
-    # dlt 1.31's CSV writer counts cells instead of rows for object items.
-    extract_info = trace.last_extract_info
-    if extract_info is not None:
-        for metrics in extract_info.metrics.values():
-            for step_metrics in metrics:
-                for table, table_metrics in step_metrics["table_metrics"].items():
-                    if not table.startswith("_dlt"):
-                        rows = summary.rows.get(table, 0) + table_metrics.items_count
-                        summary.rows[table] = rows
-    for step in trace.steps:
-        if step.step in ("extract", "normalize", "load") and step.finished_at is not None:
-            summary.seconds[step.step] = (step.finished_at - step.started_at).total_seconds()
+    summary = summarize(pipeline, source_name, target)
+    summary.write(Path(pipeline.working_dir) / "last_run.json")
     return summary

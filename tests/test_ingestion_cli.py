@@ -32,7 +32,7 @@ def test_wrong_key_exits_with_a_one_line_reason_and_no_secret(
     }
     result = run_cli(env)
     assert result.returncode == 1
-    assert "GET /v1/orders" in result.stderr and "401" in result.stderr
+    assert "GET /v1/" in result.stderr and "401" in result.stderr
     assert "wrong-secret-value" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
 
