@@ -18,7 +18,7 @@ from ingestion.warehouse import duckdb_path  # noqa: E402
 from upstream.process import UpstreamProcess  # noqa: E402
 
 BIN = Path(sys.executable).parent
-TABLES = ["raw.orders", "analytics.stg_shop__orders", "analytics.orders"]
+SCHEMAS = ("raw", "analytics")
 
 
 def timed(label: str, command: list[str], env: dict[str, str], timings: dict[str, float]) -> None:
@@ -47,11 +47,20 @@ def main() -> None:
     timed("dbt build", [str(BIN / "dbt"), "build", "--quiet"], env, timings)
 
     with duckdb.connect(str(duckdb_path()), read_only=True) as conn:
-        counts = {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in TABLES}
+        tables = conn.execute(
+            "select table_schema || '.' || table_name from information_schema.tables"
+            " where table_schema in ('raw', 'analytics') and not starts_with(table_name, '_dlt')"
+            " order by table_schema desc, table_name"
+        ).fetchall()
+        counts = {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}
     print(f"\nDemo finished in {time.perf_counter() - started:.1f}s. Warehouse: {duckdb_path()}")
-    print("rows:  " + "  ".join(f"{table} {count}" for table, count in counts.items()))
-    print("time:  " + "  ".join(f"{stage} {secs:.1f}s" for stage, secs in timings.items()))
-    print("next:  .venv/bin/dbt test   |   .venv/bin/dbt docs generate   |   make test")
+    for schema in SCHEMAS:
+        rows = "  ".join(
+            f"{t.split('.')[1]} {n}" for t, n in counts.items() if t.startswith(schema)
+        )
+        print(f"{schema + ':':10} {rows}")
+    print(f"{'time:':10} " + "  ".join(f"{stage} {secs:.1f}s" for stage, secs in timings.items()))
+    print(f"{'next:':10} .venv/bin/dbt test | .venv/bin/dbt docs generate | make test")
 
 
 if __name__ == "__main__":
