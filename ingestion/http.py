@@ -26,6 +26,16 @@ from requests.adapters import HTTPAdapter
 from ingestion.errors import UpstreamError
 
 
+# Transport failures worth another try: refused or dropped connections, timeouts, bodies
+# cut off mid-way.
+RETRYABLE_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
 class RateLimiter:
     """A thread-safe token bucket that workers wait on before each request."""
 
@@ -178,7 +188,7 @@ class PacedSession(requests.Session):
             try:
                 response = super().send(request, **kwargs)
                 problem = self._problem(response, endpoint)
-            except (requests.ConnectionError, requests.Timeout) as error:
+            except RETRYABLE_ERRORS as error:
                 problem = f"{type(error).__name__}: {str(error)[:120]}"
             finally:
                 throttled = response is not None and response.status_code == 429

@@ -118,10 +118,17 @@ def shop_api(
     page_size: int = MAX_PAGE_SIZE,
     lag_seconds: float = 3600.0,
     max_retry_seconds: float = 120.0,
+    backoff_seconds: float = 0.5,
+    timeout_seconds: float = 30.0,
 ) -> list[DltResource]:
     """Every endpoint of the platform's API, extracted concurrently at its rate limit."""
     session = PacedSession(
-        SOURCE_NAME, rate_limit, max_concurrency, max_retry_seconds=max_retry_seconds
+        SOURCE_NAME,
+        rate_limit,
+        max_concurrency,
+        timeout=timeout_seconds,
+        max_retry_seconds=max_retry_seconds,
+        backoff_seconds=backoff_seconds,
     )
     client = RESTClient(base_url=base_url, auth=BearerTokenAuth(api_key), session=session)
     fetcher = ShopApiFetcher(
