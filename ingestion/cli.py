@@ -10,6 +10,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion import pipeline, warehouse
 from ingestion.errors import UpstreamError
+from ingestion.runlock import RunInProgress
 
 
 def root_cause(error: BaseException) -> BaseException:
@@ -28,7 +29,12 @@ def run(args: argparse.Namespace) -> int:
     sources = pipeline.SOURCES if args.source == "all" else (args.source,)
     for source_name in sources:
         try:
-            summary = pipeline.run(source_name, args.target, full_refresh=args.full_refresh)
+            summary = pipeline.run(
+                source_name, args.target, full_refresh=args.full_refresh, wait_seconds=args.wait
+            )
+        except RunInProgress as error:
+            print(f"ingestion: {source_name} -> {args.target}: {error}", file=sys.stderr)
+            return 3
         except ConfigFieldMissingException as error:
             missing = ", ".join(error.fields)
             print(
@@ -64,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-refresh",
         action="store_true",
         help="drop the source's raw tables and state, then load everything",
+    )
+    run_cmd.add_argument(
+        "--wait",
+        type=float,
+        default=600.0,
+        help="seconds to wait for a run of the same pipeline in progress (default 600)",
     )
     run_cmd.set_defaults(handler=run)
     return parser

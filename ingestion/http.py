@@ -25,7 +25,6 @@ from requests.adapters import HTTPAdapter
 
 from ingestion.errors import UpstreamError
 
-
 # Transport failures worth another try: refused or dropped connections, timeouts, bodies
 # cut off mid-way.
 RETRYABLE_ERRORS = (

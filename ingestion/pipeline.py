@@ -9,6 +9,7 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 
 from ingestion import warehouse
+from ingestion.runlock import run_lock
 from ingestion.shop_api import shop_api
 from ingestion.summary import RunSummary, summarize
 
@@ -33,14 +34,21 @@ def make_source(source_name: str) -> dlt.sources.DltSource:
     return shop_api(api_key=api_key) if api_key else shop_api()
 
 
-def run(source_name: str, target: str, full_refresh: bool = False) -> RunSummary:
-    """Extract `source_name` incrementally and load it into `target`'s raw dataset."""
+def run(
+    source_name: str, target: str, full_refresh: bool = False, wait_seconds: float = 600.0
+) -> RunSummary:
+    """Extract `source_name` incrementally and load it into `target`'s raw dataset.
+
+    Runs of the same pipeline are serialized by a lock beside its local state.
+    """
     pipeline = make_pipeline(source_name, target)
-    info: LoadInfo = pipeline.run(
-        make_source(source_name),
-        loader_file_format=warehouse.loader_file_format(target),
-        refresh="drop_sources" if full_refresh else None,
-    )
+    lock = warehouse.pipelines_dir() / f"{pipeline.pipeline_name}.lock"
+    with run_lock(lock, wait_seconds):
+        info: LoadInfo = pipeline.run(
+            make_source(source_name),
+            loader_file_format=warehouse.loader_file_format(target),
+            refresh="drop_sources" if full_refresh else None,
+        )
     info.raise_on_failed_jobs()
     summary = summarize(pipeline, source_name, target)
     summary.write(Path(pipeline.working_dir) / "last_run.json")

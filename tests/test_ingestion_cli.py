@@ -7,13 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ingestion.runlock import run_lock
 from tests.support import REPO_ROOT
 from upstream.process import UpstreamProcess
 
 
-def run_cli(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ingestion", "run", "--target", "duckdb"],
+        [sys.executable, "-m", "ingestion", "run", "--target", "duckdb", *args],
         cwd=REPO_ROOT,
         env={**os.environ, **env},
         capture_output=True,
@@ -40,3 +41,21 @@ def test_wrong_key_exits_with_a_one_line_reason_and_no_secret(
     assert result.returncode == 0, result.stderr
     assert "orders 3000" in result.stdout
     assert upstream.api_key not in result.stdout + result.stderr
+
+
+def test_a_second_run_of_the_same_pipeline_waits_then_refuses(
+    upstream: UpstreamProcess, tmp_path: Path
+) -> None:
+    env = {
+        "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+        "PIPELINES_DIR": str(tmp_path / "pipelines"),
+        "SOURCES__SHOP_API__BASE_URL": upstream.url,
+        "UPSTREAM_API_KEY": upstream.api_key,
+    }
+    with run_lock(tmp_path / "pipelines" / "shop_api_duckdb.lock", wait_seconds=0):
+        result = run_cli(env, "--wait", "1")
+    assert result.returncode == 3
+    assert "waiting for the run in progress" in result.stderr
+    assert "another run of this pipeline is in progress" in result.stderr
+    assert not (tmp_path / "w.duckdb").exists()
+    assert run_cli(env).returncode == 0  # the lock is free again
