@@ -9,11 +9,14 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 
 from ingestion import warehouse
+from ingestion.catalog_db import catalog_db
 from ingestion.runlock import run_lock
 from ingestion.shop_api import shop_api
 from ingestion.summary import RunSummary, summarize
 
-SOURCES = ("shop_api",)
+SOURCES = ("shop_api", "catalog_db")
+# Each source lands in a dataset of its own: both have products and stores.
+DATASETS = {"shop_api": warehouse.RAW_DATASET, "catalog_db": "raw_catalog"}
 API_KEY_ENV = "UPSTREAM_API_KEY"
 
 
@@ -21,13 +24,15 @@ def make_pipeline(source_name: str, target: str) -> dlt.Pipeline:
     return dlt.pipeline(
         pipeline_name=f"{source_name}_{target}",
         destination=warehouse.destination(target),
-        dataset_name=warehouse.RAW_DATASET,
+        dataset_name=DATASETS[source_name],
         pipelines_dir=str(warehouse.pipelines_dir()),
         progress="log" if os.environ.get("INGEST_PROGRESS") else None,
     )
 
 
 def make_source(source_name: str) -> dlt.sources.DltSource:
+    if source_name == "catalog_db":
+        return catalog_db()
     if source_name != "shop_api":
         raise ValueError(f"unknown source {source_name!r}; expected one of {', '.join(SOURCES)}")
     api_key = os.environ.get(API_KEY_ENV)

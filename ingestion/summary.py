@@ -37,7 +37,7 @@ class RunSummary:
         stages = ", ".join(f"{step} {secs:.1f}s" for step, secs in self.seconds.items())
         rows = ", ".join(f"{table} {count}" for table, count in self.rows.items()) or "none"
         lines = [f"{self.source} -> {self.target}: rows {rows}", f"  time: {stages}"]
-        if self.requests:
+        if self.requests.get("requests"):
             r = {name: int(value) for name, value in self.requests.items()}
             lines.append(
                 f"  http: {r.get('requests', 0)} requests, {r.get('pages', 0)} pages, "

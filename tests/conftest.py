@@ -74,6 +74,7 @@ def warehouse(
     monkeypatch.setenv("PIPELINES_DIR", str(tmp_path / "pipelines"))
     monkeypatch.setenv("UPSTREAM_API_KEY", upstream.api_key)
     monkeypatch.setenv("SOURCES__SHOP_API__BASE_URL", upstream.url)
+    monkeypatch.setenv("SOURCES__CATALOG_DB__CREDENTIALS", upstream.database_url)
     if target == "duckdb":
         monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
         yield Warehouse(target)

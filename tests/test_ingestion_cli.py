@@ -29,6 +29,7 @@ def test_wrong_key_exits_with_a_one_line_reason_and_no_secret(
         "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
         "PIPELINES_DIR": str(tmp_path / "pipelines"),
         "SOURCES__SHOP_API__BASE_URL": upstream.url,
+        "SOURCES__CATALOG_DB__CREDENTIALS": upstream.database_url,
         "UPSTREAM_API_KEY": "wrong-secret-value",
     }
     result = run_cli(env)
@@ -50,6 +51,7 @@ def test_a_second_run_of_the_same_pipeline_waits_then_refuses(
         "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
         "PIPELINES_DIR": str(tmp_path / "pipelines"),
         "SOURCES__SHOP_API__BASE_URL": upstream.url,
+        "SOURCES__CATALOG_DB__CREDENTIALS": upstream.database_url,
         "UPSTREAM_API_KEY": upstream.api_key,
     }
     with run_lock(tmp_path / "pipelines" / "shop_api_duckdb.lock", wait_seconds=0):

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
+from sqlalchemy import create_engine, text
 
 from ingestion import pipeline
 from ingestion.errors import UpstreamError
@@ -143,3 +144,33 @@ def exception_chain(error: BaseException) -> list[BaseException]:
         chain.append(current)
         current = current.__cause__ or current.__context__
     return chain
+
+
+def catalog_rows(url: str, table: str, key: str) -> set[tuple[str, str]]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text(f"select {key}, updated_at from {table}")).all()
+    engine.dispose()
+    return {(k, str(stamp)[:19].replace(" ", "T")) for k, stamp in rows}
+
+
+def test_catalog_database_loads_and_follows_changes(
+    warehouse: Warehouse, upstream: UpstreamProcess
+) -> None:
+    tables = {"products": "sku", "stores": "id", "inventory_movements": "id"}
+
+    def assert_matches() -> None:
+        for table, key in tables.items():
+            loaded = warehouse.query(
+                f"select {key}, cast(updated_at as varchar) from raw_catalog.{table}"
+            )
+            got = {(k, stamp[:19].replace(" ", "T")) for k, stamp in loaded}
+            assert got == catalog_rows(upstream.database_url, table, key), table
+
+    first = pipeline.run("catalog_db", warehouse.target)
+    assert first.rows["supplies"] == 64
+    assert_matches()
+    upstream.advance(days=3)
+    again = pipeline.run("catalog_db", warehouse.target)
+    assert 0 < again.rows["inventory_movements"] < first.rows["inventory_movements"]
+    assert_matches()

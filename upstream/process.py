@@ -25,16 +25,20 @@ class UpstreamProcess:
         self.serve_args = serve_args
         self.startup_timeout = startup_timeout
         self.url = ""
+        self.database_url = ""
         self._process: subprocess.Popen[str] | None = None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
     def start(self) -> UpstreamProcess:
         env = {**os.environ, "UPSTREAM_API_KEY": self.api_key}
         args = list(self.serve_args)
-        if "--database-url" not in args:
+        if "--database-url" in args:
+            self.database_url = args[args.index("--database-url") + 1]
+        else:
             # A catalog database of its own, so that concurrent upstreams never share one.
             self._scratch = tempfile.TemporaryDirectory(prefix="upstream-")
-            args += ["--database-url", f"sqlite:///{self._scratch.name}/catalog.sqlite"]
+            self.database_url = f"sqlite:///{self._scratch.name}/catalog.sqlite"
+            args += ["--database-url", self.database_url]
         self._process = subprocess.Popen(
             [sys.executable, "-m", "upstream", "serve", "--port", "0", *args],
             cwd=REPO_ROOT,
