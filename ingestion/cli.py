@@ -30,7 +30,11 @@ def run(args: argparse.Namespace) -> int:
     for source_name in sources:
         try:
             summary = pipeline.run(
-                source_name, args.target, full_refresh=args.full_refresh, wait_seconds=args.wait
+                source_name,
+                args.target,
+                full_refresh=args.full_refresh,
+                wait_seconds=args.wait,
+                backfill_days=args.backfill_days,
             )
         except RunInProgress as error:
             print(f"ingestion: {source_name} -> {args.target}: {error}", file=sys.stderr)
@@ -76,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=600.0,
         help="seconds to wait for a run of the same pipeline in progress (default 600)",
+    )
+    run_cmd.add_argument(
+        "--backfill-days",
+        type=float,
+        default=0.0,
+        help="read a long history in windows of this many days, committing each (shop_api)",
     )
     run_cmd.set_defaults(handler=run)
     return parser

@@ -30,31 +30,51 @@ def make_pipeline(source_name: str, target: str) -> dlt.Pipeline:
     )
 
 
-def make_source(source_name: str) -> dlt.sources.DltSource:
+def make_source(source_name: str, backfill_days: float = 0.0) -> dlt.sources.DltSource:
     if source_name == "catalog_db":
         return catalog_db()
     if source_name != "shop_api":
         raise ValueError(f"unknown source {source_name!r}; expected one of {', '.join(SOURCES)}")
+    options: dict[str, object] = {"backfill_days": backfill_days} if backfill_days else {}
     api_key = os.environ.get(API_KEY_ENV)
-    return shop_api(api_key=api_key) if api_key else shop_api()
+    if api_key:
+        options["api_key"] = api_key
+    return shop_api(**options)
 
 
 def run(
-    source_name: str, target: str, full_refresh: bool = False, wait_seconds: float = 600.0
+    source_name: str,
+    target: str,
+    full_refresh: bool = False,
+    wait_seconds: float = 600.0,
+    backfill_days: float = 0.0,
 ) -> RunSummary:
     """Extract `source_name` incrementally and load it into `target`'s raw dataset.
 
-    Runs of the same pipeline are serialized by a lock beside its local state.
+    With `backfill_days`, a long history is read in windows of that many days, one dlt run
+    (extract, normalize, load, state committed) per window, until the source is caught up:
+    a run killed midway resumes from the last committed window. Runs of the same pipeline
+    are serialized by a lock beside its local state.
     """
     pipeline = make_pipeline(source_name, target)
     lock = warehouse.pipelines_dir() / f"{pipeline.pipeline_name}.lock"
+    total: RunSummary | None = None
     with run_lock(lock, wait_seconds):
-        info: LoadInfo = pipeline.run(
-            make_source(source_name),
-            loader_file_format=warehouse.loader_file_format(target),
-            refresh="drop_sources" if full_refresh else None,
-        )
-    info.raise_on_failed_jobs()
-    summary = summarize(pipeline, source_name, target)
-    summary.write(Path(pipeline.working_dir) / "last_run.json")
-    return summary
+        while True:
+            info: LoadInfo = pipeline.run(
+                make_source(source_name, backfill_days),
+                loader_file_format=warehouse.loader_file_format(target),
+                refresh="drop_sources" if full_refresh and total is None else None,
+            )
+            info.raise_on_failed_jobs()
+            summary = summarize(pipeline, source_name, target)
+            total = summary if total is None else total.add(summary)
+            if not summary.backfill_remaining:
+                break
+            print(
+                f"  window {total.runs} committed ({sum(summary.rows.values())} rows); "
+                "continuing the backfill",
+                flush=True,
+            )
+    total.write(Path(pipeline.working_dir) / "last_run.json")
+    return total

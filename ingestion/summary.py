@@ -32,11 +32,35 @@ class RunSummary:
     by_resource: dict[str, dict[str, Any]] = field(default_factory=dict)
     rate_limit: float | None = None
     verdict: str = ""
+    runs: int = 1  # dlt runs: more than one when a backfill went window by window
+
+    @property
+    def backfill_remaining(self) -> bool:
+        return any(m.get("backfill_remaining") for m in self.by_resource.values())
+
+    def add(self, later: RunSummary) -> RunSummary:
+        """This run and a later one of the same backfill, as one summary."""
+        rows = Counter(self.rows) + Counter(later.rows)
+        seconds = Counter(self.seconds) + Counter(later.seconds)
+        requests = Counter(self.requests) + Counter(later.requests)
+        merged = RunSummary(
+            self.source,
+            self.target,
+            dict(rows),
+            dict(seconds),
+            dict(requests),
+            later.by_resource,
+            later.rate_limit,
+            runs=self.runs + later.runs,
+        )
+        merged.verdict = verdict(merged)
+        return merged
 
     def lines(self) -> list[str]:
         stages = ", ".join(f"{step} {secs:.1f}s" for step, secs in self.seconds.items())
         rows = ", ".join(f"{table} {count}" for table, count in self.rows.items()) or "none"
-        lines = [f"{self.source} -> {self.target}: rows {rows}", f"  time: {stages}"]
+        runs = f" in {self.runs} windows" if self.runs > 1 else ""
+        lines = [f"{self.source} -> {self.target}: rows {rows}{runs}", f"  time: {stages}"]
         if self.requests.get("requests"):
             r = {name: int(value) for name, value in self.requests.items()}
             lines.append(

@@ -12,16 +12,18 @@ and handed to dlt as Arrow tables (`ingestion.arrow_pages`), rows it cannot load
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from requests import Response
 
-from ingestion.arrow_pages import PageConverter
+from ingestion.arrow_pages import TIMESTAMP, PageConverter
 from ingestion.errors import UpstreamError
 from ingestion.http import PacedSession, describe
 from ingestion.shop_api.endpoints import ENDPOINTS, EndpointSpec
@@ -54,29 +56,39 @@ def rejected(table: Any, name: str) -> Any:
 
 
 def endpoint_resource(
-    spec: EndpointSpec, fetcher: ShopApiFetcher, session: PacedSession, lag_seconds: float
+    spec: EndpointSpec,
+    fetcher: ShopApiFetcher,
+    session: PacedSession,
+    lag_seconds: float,
+    backfill_days: float,
 ) -> DltResource:
     converter = PageConverter(spec.name, spec.primary_key, spec.columns)
+    counts = {"pages": 0, "new_rows": 0, "rejected_rows": 0}
 
-    def loadable(pages: Iterator[list[dict[str, Any]]]) -> Iterator[Any]:
-        metrics = dlt.current.resource_metrics()
-        rejected_rows = pages_read = 0
+    def loadable(
+        pages: Iterator[list[dict[str, Any]]], frontier: datetime = EPOCH
+    ) -> Iterator[Any]:
         for page in pages:
-            pages_read += 1
+            counts["pages"] += 1
             if not page:
                 continue
             rows, bad = converter.convert(page)
+            newer = pc.greater(rows["updated_at"], pa.scalar(frontier, TIMESTAMP))
+            counts["new_rows"] += pc.sum(newer).as_py() or 0
             if rows.num_rows:
                 yield rows
             if bad is not None:
-                rejected_rows += bad.num_rows
+                counts["rejected_rows"] += bad.num_rows
                 yield rejected(bad, spec.name)
-        # Requests, 429s, 304s, retries, bytes: into dlt's trace with the row counts.
-        metrics.update(
+
+    def record_metrics(**extra: Any) -> None:
+        """Requests, 429s, 304s, retries, bytes: into dlt's trace with the row counts."""
+        dlt.current.resource_metrics().update(
             session.stats.snapshot(spec.name),
-            pages=pages_read,
-            rejected_rows=rejected_rows,
+            pages=counts["pages"],
+            rejected_rows=counts["rejected_rows"],
             rate_limit=session.limiter.rate,
+            **extra,
         )
 
     hints = {
@@ -90,6 +102,7 @@ def endpoint_resource(
         def whole() -> Iterator[Any]:
             etag = dlt.current.resource_state().setdefault("etag", {})
             yield from loadable(fetcher.offset_pages(spec, {}, etag))
+            record_metrics()
 
         return whole
 
@@ -99,12 +112,25 @@ def endpoint_resource(
             "updated_at", initial_value=EPOCH, lag=lag_seconds, on_cursor_value_missing="include"
         ),
     ) -> Iterator[Any]:
-        since = updated_at.start_value
-        if spec.pagination == "cursor":
-            yield from loadable(fetcher.cursor_pages(spec, since))
-        else:
-            filters = {"updated_since": since.isoformat().replace("+00:00", "Z")}
-            yield from loadable(fetcher.offset_pages(spec, filters))
+        """Rows changed since the cursor; in a backfill, one window of `backfill_days` (or
+        more, past windows with no rows), so that state is committed window by window."""
+        since: datetime = updated_at.start_value
+        # Rows up to `frontier` were loaded before and are read again only for the lag.
+        frontier = since + timedelta(seconds=lag_seconds) if since > EPOCH else since
+        window = timedelta(days=backfill_days) if backfill_days > 0 else None
+        more = False
+        if window and since == EPOCH:
+            # A first backfill starts its windows at the oldest change, not at 1970.
+            since = frontier = fetcher.first_change_since(spec, EPOCH) or EPOCH
+        while True:
+            before = frontier + window if window else None
+            yield from loadable(fetcher.changed_pages(spec, since, before), frontier)
+            following = fetcher.first_change_since(spec, before) if before else None
+            more = following is not None
+            if counts["new_rows"] or following is None:
+                break
+            since = frontier = following  # skip windows without changes
+        record_metrics(backfill_remaining=int(more))
 
     return changed
 
@@ -120,6 +146,7 @@ def shop_api(
     max_retry_seconds: float = 120.0,
     backoff_seconds: float = 0.5,
     timeout_seconds: float = 30.0,
+    backfill_days: float = 0.0,
 ) -> list[DltResource]:
     """Every endpoint of the platform's API, extracted concurrently at its rate limit."""
     session = PacedSession(
@@ -134,4 +161,6 @@ def shop_api(
     fetcher = ShopApiFetcher(
         client, {"response": [raise_for_upstream_status]}, max_concurrency, page_size
     )
-    return [endpoint_resource(spec, fetcher, session, lag_seconds) for spec in ENDPOINTS]
+    return [
+        endpoint_resource(spec, fetcher, session, lag_seconds, backfill_days) for spec in ENDPOINTS
+    ]

@@ -53,6 +53,22 @@ class ShopApiFetcher:
             raise UpstreamError(f"shop_api: GET /v1/{spec.name} ({params}) has no `data` list")
         return body
 
+    def changed_pages(
+        self, spec: EndpointSpec, since: datetime, before: datetime | None
+    ) -> Iterator[Rows]:
+        """Rows changed in `[since, before)` (`before` None: up to the newest)."""
+        if spec.pagination == "cursor":
+            return self.cursor_pages(spec, since, before)
+        filters = {"updated_since": iso(since)}
+        if before is not None:
+            filters["updated_before"] = iso(before)
+        return self.offset_pages(spec, filters)
+
+    def first_change_since(self, spec: EndpointSpec, moment: datetime) -> datetime | None:
+        """When the first row changed at or after `moment` changed, if any did."""
+        rows = self.page(spec, {"limit": 1, "updated_since": iso(moment)})["data"]
+        return parse(rows[0]["updated_at"]) if rows else None
+
     # -- page/offset endpoints -------------------------------------------------------------
 
     def offset_pages(
@@ -81,15 +97,20 @@ class ShopApiFetcher:
 
     # -- cursor endpoints --------------------------------------------------------------------
 
-    def cursor_pages(self, spec: EndpointSpec, since: datetime) -> Iterator[Rows]:
-        """Every row changed at or after `since`, by concurrently paginated slices."""
-        first = self.page(spec, {"limit": self.page_size, "updated_since": iso(since)})
+    def cursor_pages(
+        self, spec: EndpointSpec, since: datetime, before: datetime | None = None
+    ) -> Iterator[Rows]:
+        """Every row changed in `[since, before)`, by concurrently paginated slices."""
+        params = {"limit": self.page_size, "updated_since": iso(since)}
+        if before is not None:
+            params["updated_before"] = iso(before)
+        first = self.page(spec, params)
         yield first["data"]
         if not first["has_more"]:
             return
         rows = first["data"]
         seen_until = parse(rows[-1]["updated_at"])
-        end = self._end_of_data(spec, seen_until, max(seen_until - since, MIN_SLICE))
+        end = before or self._end_of_data(spec, seen_until, max(seen_until - since, MIN_SLICE))
         # The first slice goes on from page 1's cursor; the rest of the range is cut evenly,
         # then refined by the slices themselves as they see how dense they are.
         cuts = [seen_until + (end - seen_until) * i / self.workers for i in range(self.workers + 1)]
