@@ -76,6 +76,8 @@ class PageConverter:
         pairs = [(row, reason) for row, reason in zip(rows, reasons, strict=True) if reason]
         return pa.table(
             {
+                # Null: what was served is in `record`; dlt's incremental needs the column.
+                "updated_at": pa.nulls(len(pairs), TIMESTAMP),
                 "reason": pa.array([reason for _, reason in pairs], pa.string()),
                 "record": pa.array([orjson.dumps(row).decode() for row, _ in pairs], pa.string()),
             }

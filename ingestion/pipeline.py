@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import dlt
@@ -26,7 +27,8 @@ def make_pipeline(source_name: str, target: str) -> dlt.Pipeline:
         destination=warehouse.destination(target),
         dataset_name=DATASETS[source_name],
         pipelines_dir=str(warehouse.pipelines_dir()),
-        progress="log" if os.environ.get("INGEST_PROGRESS") else None,
+        # Progress bars when a person watches; quiet in logs and tests.
+        progress="tqdm" if sys.stderr.isatty() else None,
     )
 
 

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -39,31 +40,22 @@ def test_faults_and_429_storms_are_survived_with_exact_data(
 ) -> None:
     key = secrets.token_hex(16)
     faults = (
-        "error_5xx=0.08,burst_429=0.03,burst_length=4,drop=0.04,truncate=0.04,"
-        "malform=0.04,slow=0.01,slow_seconds=3"
+        "error_5xx=0.1,burst_429=0.06,burst_length=4,drop=0.05,truncate=0.05,"
+        "malform=0.05,slow=0.02,slow_seconds=3"
     )
-    faulty_args = (
-        "--orders",
-        ORDERS,
-        *QUICK,
-        "--rate-limit",
-        "50",
-        "--burst",
-        "10",
-        "--faults",
-        faults,
-        "--fault-seed",
-        "3",
-    )
+    orders = ("--orders", "5000")
+    faulty_args = (*orders, *QUICK, "--rate-limit", "0", "--faults", faults, "--fault-seed", "3")
     with (
         UpstreamProcess(key, *faulty_args) as faulty,
-        UpstreamProcess(key, "--orders", ORDERS, *QUICK, "--rate-limit", "0") as truth,
+        UpstreamProcess(key, *orders, *QUICK, "--rate-limit", "0") as truth,
     ):
         point_pipeline_at(faulty, monkeypatch)
         summary = pipeline.run("shop_api", "duckdb")
-        assert summary.requests["retries"] > 0
-        assert summary.requests["rate_limited_429"] > 0
-        assert summary.requests["bad_bodies"] > 0
+        injected = httpx.get(
+            f"{faulty.url}/admin/counters", headers={"Authorization": f"Bearer {key}"}
+        ).json()["faults"]
+        assert {"error_5xx", "burst_429", "drop", "truncate", "malform"} <= set(injected)
+        assert summary.requests["retries"] >= sum(injected.values()) - injected.get("slow", 0)
         assert_raw_matches_upstream(duckdb_warehouse, truth)
 
 
@@ -82,3 +74,40 @@ def test_persistent_faults_fail_clearly_without_advancing_state(
     assert not duckdb_warehouse.table_exists("raw", "orders")
     state = pipeline.make_pipeline("shop_api", "duckdb").state
     assert "resources" not in state.get("sources", {}).get("shop_api", {})
+
+
+def test_rows_that_cannot_be_loaded_are_kept_aside_and_counted(
+    duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = secrets.token_hex(16)
+    args = ("--orders", ORDERS, *QUICK, "--rate-limit", "0", "--faults", "bad_record=0.5")
+    with UpstreamProcess(key, *args) as upstream:
+        point_pipeline_at(upstream, monkeypatch)
+        summary = pipeline.run("shop_api", "duckdb")
+    rejected = duckdb_warehouse.query("select reason, record from raw.orders__rejected")
+    assert rejected and summary.rows["orders__rejected"] == len(rejected)
+    assert summary.requests["rejected_rows"] >= len(rejected)
+    assert all("updated_at='not-a-timestamp'" in reason for reason, _ in rejected)
+    assert all('"id":' in record for _, record in rejected)
+
+
+def test_a_new_upstream_field_becomes_a_column(
+    duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = secrets.token_hex(16)
+    with UpstreamProcess(key, "--orders", ORDERS, *QUICK, "--rate-limit", "0") as upstream:
+        point_pipeline_at(upstream, monkeypatch)
+        pipeline.run("shop_api", "duckdb")
+        columns = {
+            c
+            for (c,) in duckdb_warehouse.query(
+                "select column_name from information_schema.columns where table_name = 'orders'"
+            )
+        }
+        assert "channel" not in columns
+        upstream.advance(days=5)  # new orders carry `channel` from the third day on
+        pipeline.run("shop_api", "duckdb")
+    with_channel = duckdb_warehouse.query(
+        "select count(*) from raw.orders where channel is not null"
+    )[0][0]
+    assert with_channel > 0

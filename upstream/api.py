@@ -278,6 +278,8 @@ def create_app(
                 await asyncio.sleep(settings.faults.slow_seconds)
 
             rows = serve_rows(table, start, stop, store.ids)
+            if fault == "bad_record" and rows:
+                rows[0]["updated_at"] = "not-a-timestamp"
             body = orjson.dumps({"data": rows, **extra})
             if fault == "truncate":
                 body = body[: len(body) // 2]

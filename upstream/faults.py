@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, fields
 
-OUTCOMES = ("error_5xx", "burst_429", "slow", "drop", "truncate", "malform")
+OUTCOMES = ("error_5xx", "burst_429", "slow", "drop", "truncate", "malform", "bad_record")
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class FaultProfile:
     drop: float = 0.0  # connection closed midway through the body
     truncate: float = 0.0  # a complete 200 response whose JSON body is cut short
     malform: float = 0.0  # a complete 200 response whose JSON body is corrupted
+    bad_record: float = 0.0  # valid JSON, but one row's `updated_at` is not a timestamp
     burst_length: int = 5
     slow_seconds: float = 30.0
     seed: int = 0

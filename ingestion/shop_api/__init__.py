@@ -47,10 +47,16 @@ def raise_for_upstream_status(response: Response, *args: Any, **kwargs: Any) -> 
     raise UpstreamError(f"{SOURCE_NAME}: {describe(response.request)} {reason}")
 
 
-def rejected(table: Any, name: str) -> Any:
-    """Rejected rows go to their own append-only table, whatever the resource's hints."""
+def rejected(table: Any, spec: EndpointSpec) -> Any:
+    """Rejected rows go to their own append-only table, whatever the resource's hints: no
+    primary key, and the key column (which they may lack) nullable."""
     hints = dlt.mark.make_hints(
-        table_name=f"{name}__rejected", write_disposition="append", primary_key=()
+        table_name=f"{spec.name}__rejected",
+        write_disposition="append",
+        primary_key=(),
+        columns=[
+            {"name": spec.primary_key, "data_type": "text", "nullable": True, "primary_key": False}
+        ],
     )
     return dlt.mark.with_hints(table, hints)
 
@@ -79,7 +85,7 @@ def endpoint_resource(
                 yield rows
             if bad is not None:
                 counts["rejected_rows"] += bad.num_rows
-                yield rejected(bad, spec.name)
+                yield rejected(bad, spec)
 
     def record_metrics(**extra: Any) -> None:
         """Requests, 429s, 304s, retries, bytes: into dlt's trace with the row counts."""
@@ -109,7 +115,13 @@ def endpoint_resource(
     @dlt.resource(**hints)
     def changed(
         updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
-            "updated_at", initial_value=EPOCH, lag=lag_seconds, on_cursor_value_missing="include"
+            "updated_at",
+            initial_value=EPOCH,
+            lag=lag_seconds,
+            on_cursor_value_missing="include",
+            # No boundary dedup: merge keys already make re-read rows harmless, and rejected
+            # rows (kept aside with a null cursor) have no key to hash.
+            primary_key=(),
         ),
     ) -> Iterator[Any]:
         """Rows changed since the cursor; in a backfill, one window of `backfill_days` (or
