@@ -58,7 +58,7 @@ def rejected(table: Any, spec: EndpointSpec) -> Any:
             {"name": spec.primary_key, "data_type": "text", "nullable": True, "primary_key": False}
         ],
     )
-    return dlt.mark.with_hints(table, hints)
+    return dlt.mark.with_hints(table, hints, create_table_variant=True)
 
 
 def endpoint_resource(

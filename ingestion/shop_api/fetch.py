@@ -37,6 +37,17 @@ def parse(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def change_times(rows: Rows) -> list[datetime]:
+    """The rows' `updated_at` values that parse (a bad one is the converter's to reject)."""
+    times = []
+    for row in rows:
+        try:
+            times.append(parse(row["updated_at"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return times
+
+
 @dataclass
 class ShopApiFetcher:
     client: RESTClient
@@ -67,7 +78,9 @@ class ShopApiFetcher:
     def first_change_since(self, spec: EndpointSpec, moment: datetime) -> datetime | None:
         """When the first row changed at or after `moment` changed, if any did."""
         rows = self.page(spec, {"limit": 1, "updated_since": iso(moment)})["data"]
-        return parse(rows[0]["updated_at"]) if rows else None
+        if not rows:
+            return None
+        return (change_times(rows) or [moment])[0]
 
     # -- page/offset endpoints -------------------------------------------------------------
 
@@ -108,8 +121,7 @@ class ShopApiFetcher:
         yield first["data"]
         if not first["has_more"]:
             return
-        rows = first["data"]
-        seen_until = parse(rows[-1]["updated_at"])
+        seen_until = max(change_times(first["data"]), default=since)
         end = before or self._end_of_data(spec, seen_until, max(seen_until - since, MIN_SLICE))
         # The first slice goes on from page 1's cursor; the rest of the range is cut evenly,
         # then refined by the slices themselves as they see how dense they are.
@@ -141,7 +153,8 @@ class ShopApiFetcher:
             rows = body["data"]
             if not body["has_more"]:
                 return rows, []
-            first, last = parse(rows[0]["updated_at"]), parse(rows[-1]["updated_at"])
+            times = change_times(rows) or [since]
+            first, last = min(times), max(times)
             span = max(last - first, timedelta(microseconds=1))
             pages_left = (before - last) / span
             if pages_left > SPLIT_ABOVE_PAGES and before - last > 2 * MIN_SLICE:
