@@ -24,7 +24,7 @@ def main() -> int:
         repetitions=args.repetitions or (1 if args.quick else 3),
     )
     results = run(config, args.only)
-    json_path, report_path = write_results(config, results)
+    json_path, report_path = write_results(config, results, partial=bool(args.only))
     print(f"[bench] wrote {json_path} and {report_path}")
     if config.quick:
         return 0  # quick mode proves every scenario runs, not how fast

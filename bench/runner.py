@@ -78,18 +78,26 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_results(config: BenchConfig, results: list[Result]) -> tuple[Path, Path]:
+def write_results(
+    config: BenchConfig, results: list[Result], partial: bool = False
+) -> tuple[Path, Path]:
+    """Write the run's records; a partial run (`--only`) replaces just its scenarios."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    name = "quick" if config.quick else "latest"
+    json_path = RESULTS_DIR / f"{name}.json"
+    records = [asdict(r) for r in results]
+    if partial and json_path.exists():
+        fresh = {r["id"] for r in records}
+        kept = [r for r in json.loads(json_path.read_text())["scenarios"] if r["id"] not in fresh]
+        records = kept + records
     payload = {
         "ran_at": stamp,
         "mode": "quick" if config.quick else "full",
         "scale_orders": config.scale,
         "machine": machine(),
-        "scenarios": [asdict(r) for r in results],
+        "scenarios": records,
     }
-    name = "quick" if config.quick else "latest"
-    json_path = RESULTS_DIR / f"{name}.json"
     json_path.write_text(json.dumps(payload, indent=2) + "\n")
     report_path = RESULTS_DIR / f"{name}.md"
     report_path.write_text(markdown_report(payload) + "\n")

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import httpx
 from dlt.sources.rest_api import rest_api_source
 
 from bench.runner import BenchConfig, Result, alternate, median, scenario
+from bench.scenarios.upstream import DEFAULT_RATE_LIMIT
 from ingestion import pipeline as ingestion_pipeline
 from upstream.process import UpstreamProcess
 
@@ -160,4 +162,52 @@ def whole_pipeline(config: BenchConfig) -> Result:
         goal=">= 10x",
         passed=ratio >= 10,
         samples={"baseline": base, "optimized": opt},
+    )
+
+
+def rate_limited_run(upstream: UpstreamProcess, pace: bool) -> dict[str, float]:
+    """Share of the limit turned into served pages, and the share of requests refused."""
+    headers = {"Authorization": f"Bearer {upstream.api_key}"}
+    httpx.post(f"{upstream.url}/admin/counters/reset", headers=headers)
+    seconds = timed_in_fresh_warehouse(
+        extract_only(("orders", "order_items")),
+        **shop_api_env(upstream, 8),
+        SOURCES__SHOP_API__PACE_REQUESTS=str(pace).lower(),
+    )
+    counters = httpx.get(f"{upstream.url}/admin/counters", headers=headers).json()
+    served = counters["responses_by_status"].get("200", 0)
+    return {
+        "share_of_limit": served / seconds / DEFAULT_RATE_LIMIT,
+        "share_429": counters["rate_limited_429"] / max(1, counters["requests"]),
+    }
+
+
+@scenario("rate-limit")
+def rate_limit(config: BenchConfig) -> Result:
+    orders = min(config.scale, 10_000 if config.quick else 60_000)
+    limited = ("--latency-ms", "30", "--jitter-ms", "20", "--rate-limit", str(DEFAULT_RATE_LIMIT))
+    runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+    with UpstreamProcess(secrets.token_hex(16), "--orders", str(orders), *limited) as upstream:
+        for _ in range(config.repetitions):
+            for pace in (False, True):
+                runs[pace].append(rate_limited_run(upstream, pace))
+    base = [r["share_of_limit"] * 100 for r in runs[False]]
+    opt = [r["share_of_limit"] * 100 for r in runs[True]]
+    base_429 = median([r["share_429"] * 100 for r in runs[False]])
+    opt_429 = median([r["share_429"] * 100 for r in runs[True]])
+    return Result(
+        id="rate-limit",
+        title="Rate limits: retry on 429 only vs proactive limiter",
+        compared=f"pages served per second, as a share of the {DEFAULT_RATE_LIMIT:g} req/s "
+        f"limit, extracting orders and items of {orders:,} orders with 8 workers",
+        baseline="retry on 429",
+        optimized="paced",
+        baseline_median=median(base),
+        optimized_median=median(opt),
+        unit="% of limit",
+        ratio=median(opt) / median(base),
+        goal=">= 90% of the limit, < 1% 429s",
+        passed=median(opt) >= 90 and opt_429 < 1,
+        samples={"baseline": base, "optimized": opt},
+        notes=f"429s: {base_429:.1f}% of requests retrying on 429 only, {opt_429:.1f}% paced",
     )

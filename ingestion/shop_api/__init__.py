@@ -159,6 +159,7 @@ def shop_api(
     backoff_seconds: float = 0.5,
     timeout_seconds: float = 30.0,
     backfill_days: float = 0.0,
+    pace_requests: bool = True,
 ) -> list[DltResource]:
     """Every endpoint of the platform's API, extracted concurrently at its rate limit."""
     session = PacedSession(
@@ -168,6 +169,7 @@ def shop_api(
         timeout=timeout_seconds,
         max_retry_seconds=max_retry_seconds,
         backoff_seconds=backoff_seconds,
+        pace=pace_requests,
     )
     client = RESTClient(base_url=base_url, auth=BearerTokenAuth(api_key), session=session)
     fetcher = ShopApiFetcher(
