@@ -42,6 +42,39 @@ class Result:
     notes: str = ""
 
 
+def compare(
+    scenario_id: str,
+    title: str,
+    compared: str,
+    labels: tuple[str, str],
+    samples: tuple[list[float], list[float]],
+    unit: str,
+    goal: str,
+    lower_is_better: bool,
+    passed: Callable[[float], bool],
+    notes: str = "",
+) -> Result:
+    """A record from both sides' samples: medians, and the ratio the optimization achieves
+    (`passed` judges that ratio)."""
+    base, opt = samples
+    ratio = median(base) / median(opt) if lower_is_better else median(opt) / median(base)
+    return Result(
+        id=scenario_id,
+        title=title,
+        compared=compared,
+        baseline=labels[0],
+        optimized=labels[1],
+        baseline_median=median(base),
+        optimized_median=median(opt),
+        unit=unit,
+        ratio=ratio,
+        goal=goal,
+        passed=passed(ratio),
+        samples={"baseline": base, "optimized": opt},
+        notes=notes,
+    )
+
+
 Scenario = Callable[[BenchConfig], Result]
 SCENARIOS: dict[str, Scenario] = {}
 

@@ -22,16 +22,20 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_wrong_key_exits_with_a_one_line_reason_and_no_secret(
-    upstream: UpstreamProcess, tmp_path: Path
-) -> None:
-    env = {
+def cli_env(upstream: UpstreamProcess, tmp_path: Path, api_key: str) -> dict[str, str]:
+    return {
         "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
         "PIPELINES_DIR": str(tmp_path / "pipelines"),
         "SOURCES__SHOP_API__BASE_URL": upstream.url,
         "SOURCES__CATALOG_DB__CREDENTIALS": upstream.database_url,
-        "UPSTREAM_API_KEY": "wrong-secret-value",
+        "UPSTREAM_API_KEY": api_key,
     }
+
+
+def test_wrong_key_exits_with_a_one_line_reason_and_no_secret(
+    upstream: UpstreamProcess, tmp_path: Path
+) -> None:
+    env = cli_env(upstream, tmp_path, "wrong-secret-value")
     result = run_cli(env)
     assert result.returncode == 1
     assert "GET /v1/" in result.stderr and "401" in result.stderr
@@ -47,13 +51,7 @@ def test_wrong_key_exits_with_a_one_line_reason_and_no_secret(
 def test_a_second_run_of_the_same_pipeline_waits_then_refuses(
     upstream: UpstreamProcess, tmp_path: Path
 ) -> None:
-    env = {
-        "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
-        "PIPELINES_DIR": str(tmp_path / "pipelines"),
-        "SOURCES__SHOP_API__BASE_URL": upstream.url,
-        "SOURCES__CATALOG_DB__CREDENTIALS": upstream.database_url,
-        "UPSTREAM_API_KEY": upstream.api_key,
-    }
+    env = cli_env(upstream, tmp_path, upstream.api_key)
     with run_lock(tmp_path / "pipelines" / "shop_api_duckdb.lock", wait_seconds=0):
         result = run_cli(env, "--wait", "1")
     assert result.returncode == 3

@@ -14,9 +14,10 @@ import hmac
 import logging
 import random
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import FastAPI, Query, Request
@@ -299,6 +300,15 @@ def create_app(
             parse_timestamp("updated_before", updated_before),
         )
 
+    def register(endpoint: Endpoint, handler: Callable[..., Any], description: str) -> None:
+        app.add_api_route(
+            f"/v1/{endpoint.name}",
+            handler,
+            methods=["GET"],
+            summary=endpoint.summary,
+            description=description,
+        )
+
     def add_cursor_endpoint(endpoint: Endpoint) -> None:
         async def list_rows(
             request: Request,
@@ -319,12 +329,10 @@ def create_app(
             }
             return await serve(request, endpoint, (table, start, stop), extra)
 
-        app.add_api_route(
-            f"/v1/{endpoint.name}",
+        register(
+            endpoint,
             list_rows,
-            methods=["GET"],
-            summary=endpoint.summary,
-            description="Rows in change order (`updated_at`, then insertion); "
+            "Rows in change order (`updated_at`, then insertion); "
             "follow `next_cursor` while `has_more`.",
         )
 
@@ -349,12 +357,10 @@ def create_app(
             }
             return await serve(request, endpoint, (table, start, stop), extra)
 
-        app.add_api_route(
-            f"/v1/{endpoint.name}",
+        register(
+            endpoint,
             list_rows,
-            methods=["GET"],
-            summary=endpoint.summary,
-            description="Rows in change order; pages are numbered from 1, "
+            "Rows in change order; pages are numbered from 1, "
             "`total` counts the rows that match the filters."
             + (" Supports `If-None-Match` (304, free of rate limit)." if endpoint.etag else ""),
         )

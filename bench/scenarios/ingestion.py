@@ -15,7 +15,7 @@ import dlt
 import httpx
 from dlt.sources.rest_api import rest_api_source
 
-from bench.runner import BenchConfig, Result, alternate, median, scenario
+from bench.runner import BenchConfig, Result, alternate, compare, median, scenario
 from bench.scenarios.upstream import DEFAULT_RATE_LIMIT
 from ingestion import pipeline as ingestion_pipeline
 from upstream.process import UpstreamProcess
@@ -80,21 +80,17 @@ def network_latency(config: BenchConfig) -> Result:
             lambda: timed_in_fresh_warehouse(extract_only(resources), **shop_api_env(upstream, 1)),
             lambda: timed_in_fresh_warehouse(extract_only(resources), **shop_api_env(upstream, 8)),
         )
-    ratio = median(base) / median(opt)
-    return Result(
-        id="network-latency",
-        title="Network latency: sequential vs parallel pages",
-        compared=f"extracting orders (cursor, sliced) and order items (page/offset) of "
+    return compare(
+        "network-latency",
+        "Network latency: sequential vs parallel pages",
+        f"extracting orders (cursor, sliced) and order items (page/offset) of "
         f"{orders:,} orders at 30-50 ms per request; 1 request in flight vs up to 8",
-        baseline="sequential",
-        optimized="8 in flight",
-        baseline_median=median(base),
-        optimized_median=median(opt),
-        unit="s",
-        ratio=ratio,
-        goal=">= 4x",
-        passed=ratio >= 4,
-        samples={"baseline": base, "optimized": opt},
+        ("sequential", "8 in flight"),
+        (base, opt),
+        "s",
+        ">= 4x",
+        lower_is_better=True,
+        passed=lambda r: r >= 4,
     )
 
 
@@ -146,22 +142,18 @@ def whole_pipeline(config: BenchConfig) -> Result:
             lambda: timed_in_fresh_warehouse(plain),
             lambda: timed_in_fresh_warehouse(ours, **shop_api_env(upstream, 8)),
         )
-    ratio = median(base) / median(opt)
-    return Result(
-        id="whole-pipeline",
-        title="Whole pipeline: make ingest vs plain dlt rest_api",
-        compared=f"full load of every API endpoint ({orders:,} orders) into DuckDB, "
+    return compare(
+        "whole-pipeline",
+        "Whole pipeline: make ingest vs plain dlt rest_api",
+        f"full load of every API endpoint ({orders:,} orders) into DuckDB, "
         "30-50 ms latency, a rate limit that does not bind; plain = dlt's rest_api source "
         "with default settings",
-        baseline="plain rest_api",
-        optimized="make ingest",
-        baseline_median=median(base),
-        optimized_median=median(opt),
-        unit="s",
-        ratio=ratio,
-        goal=">= 10x",
-        passed=ratio >= 10,
-        samples={"baseline": base, "optimized": opt},
+        ("plain rest_api", "make ingest"),
+        (base, opt),
+        "s",
+        ">= 10x",
+        lower_is_better=True,
+        passed=lambda r: r >= 10,
     )
 
 
@@ -195,19 +187,16 @@ def rate_limit(config: BenchConfig) -> Result:
     opt = [r["share_of_limit"] * 100 for r in runs[True]]
     base_429 = median([r["share_429"] * 100 for r in runs[False]])
     opt_429 = median([r["share_429"] * 100 for r in runs[True]])
-    return Result(
-        id="rate-limit",
-        title="Rate limits: retry on 429 only vs proactive limiter",
-        compared=f"pages served per second, as a share of the {DEFAULT_RATE_LIMIT:g} req/s "
+    return compare(
+        "rate-limit",
+        "Rate limits: retry on 429 only vs proactive limiter",
+        f"pages served per second, as a share of the {DEFAULT_RATE_LIMIT:g} req/s "
         f"limit, extracting orders and items of {orders:,} orders with 8 workers",
-        baseline="retry on 429",
-        optimized="paced",
-        baseline_median=median(base),
-        optimized_median=median(opt),
-        unit="% of limit",
-        ratio=median(opt) / median(base),
-        goal=">= 90% of the limit, < 1% 429s",
-        passed=median(opt) >= 90 and opt_429 < 1,
-        samples={"baseline": base, "optimized": opt},
+        ("retry on 429", "paced"),
+        (base, opt),
+        "% of limit",
+        ">= 90% of the limit, < 1% 429s",
+        lower_is_better=False,
+        passed=lambda r: median(opt) >= 90 and opt_429 < 1,
         notes=f"429s: {base_429:.1f}% of requests retrying on 429 only, {opt_429:.1f}% paced",
     )

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from bench.runner import BenchConfig, Result, alternate, median, scenario
+from bench.runner import BenchConfig, Result, alternate, compare, scenario
 from upstream.generator import GenerationSpec, generate
 from upstream.process import UpstreamProcess
 
@@ -71,21 +71,17 @@ def upstream_capacity(config: BenchConfig) -> Result:
     finally:
         limited.stop()
         unlimited.stop()
-    ratio = median(opt) / median(base)
-    return Result(
-        id="upstream-capacity",
-        title="Upstream capacity vs its default rate limit",
-        compared=f"1000-row pages served per second to {CLIENT_CONCURRENCY} concurrent "
+    return compare(
+        "upstream-capacity",
+        "Upstream capacity vs its default rate limit",
+        f"1000-row pages served per second to {CLIENT_CONCURRENCY} concurrent "
         f"clients, with the default limit ({DEFAULT_RATE_LIMIT:g} req/s) and with none",
-        baseline="default limit",
-        optimized="no limit",
-        baseline_median=median(base),
-        optimized_median=median(opt),
-        unit="pages/s",
-        ratio=ratio,
-        goal=">= 10x",
-        passed=ratio >= 10,
-        samples={"baseline": base, "optimized": opt},
+        ("default limit", "no limit"),
+        (base, opt),
+        "pages/s",
+        ">= 10x",
+        lower_is_better=False,
+        passed=lambda r: r >= 10,
         notes="the load client shares the machine's 2 cores with the server",
     )
 
@@ -140,20 +136,16 @@ def generation(config: BenchConfig) -> Result:
     started = time.perf_counter()
     generate(GenerationSpec(orders=big))
     big_seconds = time.perf_counter() - started
-    ratio = median(opt) / median(base)
-    return Result(
-        id="generate",
-        title="Data generation: row-by-row Python vs vectorized numpy",
-        compared=f"orders + items generated per second, {sample:,} orders",
-        baseline="row by row",
-        optimized="vectorized",
-        baseline_median=median(base),
-        optimized_median=median(opt),
-        unit="rows/s",
-        ratio=ratio,
-        goal="10M orders < 60 s",
-        passed=big_seconds < 60 * big / 10_000_000,
-        samples={"baseline": base, "optimized": opt},
+    return compare(
+        "generate",
+        "Data generation: row-by-row Python vs vectorized numpy",
+        f"orders + items generated per second, {sample:,} orders",
+        ("row by row", "vectorized"),
+        (base, opt),
+        "rows/s",
+        "10M orders < 60 s",
+        lower_is_better=False,
+        passed=lambda r: big_seconds < 60 * big / 10_000_000,
         notes=f"{big:,} orders (with items, customers, tweets, inventory) generated in "
         f"{big_seconds:.1f} s",
     )
