@@ -1,0 +1,27 @@
+with
+
+source as (
+
+    select * from {{ source('shop', 'customers') }}
+
+),
+
+final as (
+
+    select
+        ----------  ids
+        id as customer_id,
+
+        ---------- properties
+        name as customer_name,
+        deleted_at is not null as is_deleted,
+
+        ---------- timestamps
+        {{ utc_timestamp('deleted_at') }} as deleted_at,
+        {{ utc_timestamp('updated_at') }} as updated_at
+
+    from source
+
+)
+
+select * from final
