@@ -15,7 +15,7 @@ from datetime import date
 import numpy as np
 
 from upstream import catalog
-from upstream.schemas import CHANNELS, CLIENTS, STATUSES
+from upstream.schemas import CHANNELS, CLIENTS
 from upstream.tables import NULL_TIME
 
 US_PER_SECOND = 1_000_000
@@ -391,6 +391,3 @@ def generate(spec: GenerationSpec) -> dict[str, Generated]:
         "supplies": supplies_from_catalog(spec.start_us),
         "inventory_movements": Generated(movements, uuid_strings(id_rng, len(movements["sku"]))),
     }
-
-
-__all__ = ["STATUSES", "Generated", "GenerationSpec", "generate", "uuid_strings"]
