@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tests.support import FAST_UPSTREAM, Warehouse, postgres_admin_dsn
+from tests.support import FAST_UPSTREAM, Warehouse, history_start, postgres_admin_dsn
 from upstream.process import UpstreamProcess
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -23,7 +23,8 @@ TEST_ORDERS = 3_000
 def upstream() -> Iterator[UpstreamProcess]:
     """A fresh upstream with a small data set and a random API key."""
     key = secrets.token_hex(16)
-    with UpstreamProcess(key, "--orders", str(TEST_ORDERS), *FAST_UPSTREAM) as process:
+    args = ("--orders", str(TEST_ORDERS), "--start", history_start(), *FAST_UPSTREAM)
+    with UpstreamProcess(key, *args) as process:
         yield process
 
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,15 @@ class Warehouse:
 
 # Tests want the upstream's behaviour, not its simulated slowness.
 FAST_UPSTREAM = ("--latency-ms", "0", "--jitter-ms", "0", "--rate-limit", "0")
+
+# The test shop's 90-day history ends a week ago, so the days a test `advance`s stay in the
+# past, where dbt's microbatch models (whose batches follow the wall clock) build them.
+ADVANCE_ROOM_DAYS = 7
+
+
+def history_start(history_days: int = 90) -> str:
+    today = datetime.now(UTC).date()
+    return (today - timedelta(days=history_days + ADVANCE_ROOM_DAYS)).isoformat()
 
 
 def read_all(upstream: UpstreamProcess, endpoint: str, **filters: Any) -> dict[str, dict[str, Any]]:

@@ -104,8 +104,10 @@ def test_csv_directory_round_trips(tmp_path: Path) -> None:
 
 def test_served_csv_directory_matches_the_generated_upstream(tmp_path: Path) -> None:
     key = secrets.token_hex(16)
-    write_csv_dir(generate(GenerationSpec(seed=42, orders=1500)), tmp_path)
-    with UpstreamProcess(key, "--orders", "1500", *FAST_UPSTREAM) as generated:
+    spec = GenerationSpec(seed=42, orders=1500)
+    write_csv_dir(generate(spec), tmp_path)
+    args = ("--orders", "1500", "--start", spec.start.isoformat(), *FAST_UPSTREAM)
+    with UpstreamProcess(key, *args) as generated:
         expected = read_all(generated, "orders")
     with UpstreamProcess(key, "--data-dir", str(tmp_path), *FAST_UPSTREAM) as imported:
         assert read_all(imported, "orders") == expected

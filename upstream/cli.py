@@ -7,7 +7,7 @@ import os
 import socket
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -32,11 +32,23 @@ def api_key_from_env() -> str:
     return key
 
 
+def history_start(args: argparse.Namespace) -> date:
+    """`--start`, or the day that makes the history end today, as a live shop's would.
+
+    dbt's microbatch models cut their batches on the wall clock, so a history that ended in
+    some fixed past year would never fall inside their lookback window.
+    """
+    if args.start is not None:
+        return args.start
+    return datetime.now(UTC).date() - timedelta(days=args.history_days)
+
+
 def spec_from_args(args: argparse.Namespace) -> GenerationSpec:
     return GenerationSpec(
         seed=args.seed,
         orders=args.orders,
         history_days=args.history_days,
+        start=history_start(args),
         sale_day=args.sale_day,
         sale_multiplier=args.sale_multiplier,
         evolve_at=args.evolve_at,
@@ -117,6 +129,11 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--orders", type=int, default=5_000, help="orders in the history (scale)")
     parser.add_argument("--seed", type=int, default=42, help="random seed of the data set")
     parser.add_argument("--history-days", type=int, default=90, help="days of history")
+    parser.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        help="first day of the history (default: the history ends today, UTC)",
+    )
     parser.add_argument(
         "--sale-day", type=date.fromisoformat, help="day with a volume spike (default: 2/3 in)"
     )

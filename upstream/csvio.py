@@ -102,6 +102,7 @@ def write_csv_dir(data: dict[str, Generated], directory: Path) -> list[Path]:
             "id": own("order_items"),
             "order_id": _text(ids["orders"], col("order_items", "order_id")),
             "sku": _text(ids["products"], col("order_items", "sku")),
+            "price": col("order_items", "price"),
             "updated_at": _times(col("order_items", "updated_at")),
         },
         "products": {
@@ -264,6 +265,7 @@ def read_csv_dir(directory: Path, seed: int = 42) -> tuple[GenerationSpec, dict[
     items = raw["order_items"]
     items_path = str(directory / FILES["order_items"])
     item_order = _seq_of(items["order_id"], ids["orders"], f"{items_path}: order_id")
+    item_sku = _seq_of(items["sku"], ids["products"], f"{items_path}: sku")
     stores = raw["stores"]
     opened_at = _time_us(stores, "opened_at", str(directory / FILES["stores"]))
     products = raw["products"]
@@ -303,7 +305,12 @@ def read_csv_dir(directory: Path, seed: int = 42) -> tuple[GenerationSpec, dict[
         "order_items": Generated(
             {
                 "order_id": item_order,
-                "sku": _seq_of(items["sku"], ids["products"], f"{items_path}: sku"),
+                "sku": item_sku,
+                "price": (
+                    items["price"].to_numpy().astype(np.int64)
+                    if "price" in items.column_names
+                    else products["price"].to_numpy().astype(np.int64)[item_sku]
+                ),
                 "updated_at": updated(items, ordered_at[item_order], items_path),
             },
             ids["order_items"],

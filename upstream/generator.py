@@ -167,7 +167,8 @@ def generate_items(
     sku = rng.integers(0, len(shop.price), size=n)
     if len(jaffles):
         sku = np.where(first, jaffles[rng.integers(0, len(jaffles), size=n)], sku)
-    return {"order_id": parent, "sku": sku.astype(np.int64)}
+    sku = sku.astype(np.int64)
+    return {"order_id": parent, "sku": sku, "price": shop.price[sku]}
 
 
 def supplies_from_catalog(start_us: int) -> Generated:

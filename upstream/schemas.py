@@ -55,7 +55,13 @@ SCHEMAS = {
         ),
         TableSchema(
             "order_items",
-            {"id": Key(), "order_id": Ref("orders"), "sku": Ref("products"), "updated_at": Time()},
+            {
+                "id": Key(),
+                "order_id": Ref("orders"),
+                "sku": Ref("products"),
+                "price": Plain(),  # cents charged: the product's price when it was ordered
+                "updated_at": Time(),
+            },
         ),
         TableSchema(
             "tweets",

@@ -50,7 +50,13 @@ ENDPOINTS = (
         "order_items",
         "offset",
         "id",
-        {"id": "text", "order_id": "text", "sku": "text", "updated_at": "timestamp"},
+        {
+            "id": "text",
+            "order_id": "text",
+            "sku": "text",
+            "price": "bigint",
+            "updated_at": "timestamp",
+        },
         INSERT_ONLY,
     ),
     EndpointSpec(
