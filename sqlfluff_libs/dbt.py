@@ -45,3 +45,7 @@ def _type_macro(type_name: str) -> Callable[[], str]:
 
 for _kind, _type_name in TYPE_NAMES.items():
     globals()[f"type_{_kind}"] = _type_macro(_type_name)
+
+
+def position(substring_text: str, string_text: str) -> str:
+    return f"position({substring_text} in {string_text})"

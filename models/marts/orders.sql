@@ -3,43 +3,101 @@
         materialized='incremental',
         unique_key='order_id',
         incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns'
+        on_schema_change='append_new_columns',
+        partition_by={'field': 'order_date', 'granularity': 'day'},
+        cluster_by=['location_id'],
+        event_time='ordered_at'
     )
 }}
 
 with
+
+{% if is_incremental() %}
+
+    changed_orders as (
+
+        {{ changed_order_ids(
+            ref('stg_shop__orders'), ref('int_order_items_priced'), incremental_since()
+        ) }}
+
+    ),
+
+{% endif %}
 
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
 
     {% if is_incremental() %}
-        where updated_at >= (
-            select {{ dbt.dateadd('hour', '-' ~ var('lookback_hours'), 'max(updated_at)') }}
-            from {{ this }}
-        )
+        where order_id in (select changed_orders.order_id from changed_orders)
     {% endif %}
+
+),
+
+order_items as (
+
+    select * from {{ ref('int_order_items_priced') }}
+
+    {% if is_incremental() %}
+        where order_id in (select changed_orders.order_id from changed_orders)
+    {% endif %}
+
+),
+
+order_items_summary as (
+
+    select
+        order_id,
+        count(*) as item_count,
+        sum(case when is_food_item then 1 else 0 end) as food_item_count,
+        sum(case when is_drink_item then 1 else 0 end) as drink_item_count,
+        sum(supply_cost) as order_cost,
+        max(loaded_at) as items_loaded_at
+
+    from order_items
+
+    group by order_id
 
 ),
 
 final as (
 
     select
-        order_id,
-        customer_id,
-        location_id,
-        order_status,
-        order_status = 'completed' as is_completed,
-        order_status = 'returned' as is_returned,
-        subtotal,
-        tax_paid,
-        order_total,
-        ordered_at,
-        {{ dbt.cast(dbt.date_trunc('day', 'ordered_at'), api.Column.translate_type('date')) }}
-            as order_date,
-        updated_at
+        orders.order_id,
+        orders.customer_id,
+        orders.location_id,
+        orders.order_status,
+        orders.order_channel,
+        orders.order_status = 'completed' as is_completed,
+        orders.order_status = 'returned' as is_returned,
+        {{ dbt.cast('coalesce(order_items_summary.item_count, 0)', dbt.type_int()) }}
+            as item_count,
+        {{ dbt.cast('coalesce(order_items_summary.food_item_count, 0)', dbt.type_int()) }}
+            as food_item_count,
+        {{ dbt.cast('coalesce(order_items_summary.drink_item_count, 0)', dbt.type_int()) }}
+            as drink_item_count,
+        coalesce(order_items_summary.food_item_count, 0) > 0 as is_food_order,
+        coalesce(order_items_summary.drink_item_count, 0) > 0 as is_drink_order,
+        orders.subtotal,
+        orders.tax_paid,
+        orders.order_total,
+        cast(coalesce(order_items_summary.order_cost, 0) as decimal(16, 2)) as order_cost,
+        cast(
+            orders.subtotal - coalesce(order_items_summary.order_cost, 0) as decimal(16, 2)
+        ) as gross_margin,
+        orders.ordered_at,
+        {{ dbt.cast(dbt.date_trunc('day', 'orders.ordered_at'), 'date') }} as order_date,
+        orders.updated_at,
+        case
+            when order_items_summary.items_loaded_at > orders.loaded_at
+                then order_items_summary.items_loaded_at
+            else orders.loaded_at
+        end as loaded_at
 
     from orders
+
+    left join order_items_summary
+        on orders.order_id = order_items_summary.order_id
 
 )
 

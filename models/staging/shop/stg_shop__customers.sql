@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'customers') }}
+    {{ from_completed_loads('shop', 'customers') }}
 
 ),
 
@@ -18,7 +18,8 @@ final as (
 
         ---------- timestamps
         {{ utc_timestamp('deleted_at') }} as deleted_at,
-        {{ utc_timestamp('updated_at') }} as updated_at
+        {{ utc_timestamp('updated_at') }} as updated_at,
+        {{ dlt_loaded_at() }} as loaded_at
 
     from source
 

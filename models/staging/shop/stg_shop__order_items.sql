@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'order_items') }}
+    {{ from_completed_loads('shop', 'order_items') }}
 
 ),
 
@@ -14,8 +14,12 @@ final as (
         order_id,
         sku as product_id,
 
+        ---------- numerics
+        {{ cents_to_dollars('price') }} as item_price,
+
         ---------- timestamps
-        {{ utc_timestamp('updated_at') }} as added_at
+        {{ utc_timestamp('updated_at') }} as added_at,
+        {{ dlt_loaded_at() }} as loaded_at
 
     from source
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'orders') }}
+    {{ from_completed_loads('shop', 'orders') }}
 
 ),
 
@@ -16,6 +16,9 @@ final as (
 
         ---------- properties
         status as order_status,
+        -- Sent by the API from a schema change on; null for orders from before it.
+        {{ column_if_loaded(source('shop', 'orders'), 'channel', dbt.type_string()) }}
+            as order_channel,
 
         ---------- numerics
         {{ cents_to_dollars('subtotal') }} as subtotal,
@@ -24,7 +27,8 @@ final as (
 
         ---------- timestamps
         {{ utc_timestamp('ordered_at') }} as ordered_at,
-        {{ utc_timestamp('updated_at') }} as updated_at
+        {{ utc_timestamp('updated_at') }} as updated_at,
+        {{ dlt_loaded_at() }} as loaded_at
 
     from source
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'products') }}
+    {{ from_completed_loads('shop', 'products') }}
 
 ),
 
@@ -25,7 +25,8 @@ final as (
         type = 'beverage' as is_drink_item,
 
         ---------- timestamps
-        {{ utc_timestamp('updated_at') }} as updated_at
+        {{ utc_timestamp('updated_at') }} as updated_at,
+        {{ dlt_loaded_at() }} as loaded_at
 
     from source
 

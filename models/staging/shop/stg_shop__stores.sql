@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'stores') }}
+    {{ from_completed_loads('shop', 'stores') }}
 
 ),
 
@@ -20,7 +20,8 @@ final as (
 
         ---------- timestamps
         {{ utc_timestamp('opened_at') }} as opened_at,
-        {{ utc_timestamp('updated_at') }} as updated_at
+        {{ utc_timestamp('updated_at') }} as updated_at,
+        {{ dlt_loaded_at() }} as loaded_at
 
     from source
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'tweets') }}
+    {{ from_completed_loads('shop', 'tweets') }}
 
 ),
 
@@ -15,9 +15,13 @@ final as (
 
         ---------- text
         content as tweet_content,
+        -- Sent by the API from a schema change on; null for tweets from before it.
+        {{ column_if_loaded(source('shop', 'tweets'), 'client', dbt.type_string()) }}
+            as tweet_client,
 
         ---------- timestamps
-        {{ utc_timestamp('tweeted_at') }} as tweeted_at
+        {{ utc_timestamp('tweeted_at') }} as tweeted_at,
+        {{ dlt_loaded_at() }} as loaded_at
 
     from source
 

@@ -1,0 +1,12 @@
+{#- The rows of `source(source_name, table_name)` that came in loads dlt has finished.
+
+    dlt records a load in `_dlt_loads` (status 0) only once every table of the load package
+    is in; rows of a package that crashed midway stay hidden until a later run completes it.
+-#}
+{% macro from_completed_loads(source_name, table_name) -%}
+    select * from {{ source(source_name, table_name) }}
+    where _dlt_load_id in (
+        select load_id from {{ source(source_name, '_dlt_loads') }}
+        where status = 0
+    )
+{%- endmacro %}

@@ -1,0 +1,67 @@
+with
+
+customers as (
+
+    select * from {{ ref('stg_shop__customers') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('orders') }}
+
+),
+
+customer_orders_summary as (
+
+    select
+        customer_id,
+        count(*) as lifetime_order_count,
+        sum(case when is_returned then 1 else 0 end) as returned_order_count,
+        min(ordered_at) as first_ordered_at,
+        max(ordered_at) as last_ordered_at,
+        sum(case when is_returned then 0 else subtotal end) as lifetime_spend_pretax,
+        sum(case when is_returned then 0 else tax_paid end) as lifetime_tax_paid,
+        sum(case when is_returned then 0 else order_total end) as lifetime_spend
+
+    from orders
+
+    group by customer_id
+
+),
+
+final as (
+
+    select
+        customers.customer_id,
+        -- A deleted customer keeps their id, so their orders stay counted, and nothing else.
+        case when customers.is_deleted then null else customers.customer_name end
+            as customer_name,
+        customers.is_deleted,
+        customers.deleted_at,
+        {{ dbt.cast('coalesce(customer_orders_summary.lifetime_order_count, 0)', dbt.type_int()) }}
+            as lifetime_order_count,
+        {{ dbt.cast('coalesce(customer_orders_summary.returned_order_count, 0)', dbt.type_int()) }}
+            as returned_order_count,
+        customer_orders_summary.first_ordered_at,
+        customer_orders_summary.last_ordered_at,
+        cast(coalesce(customer_orders_summary.lifetime_spend_pretax, 0) as decimal(18, 2))
+            as lifetime_spend_pretax,
+        cast(coalesce(customer_orders_summary.lifetime_tax_paid, 0) as decimal(18, 2))
+            as lifetime_tax_paid,
+        cast(coalesce(customer_orders_summary.lifetime_spend, 0) as decimal(18, 2))
+            as lifetime_spend,
+        case
+            when customer_orders_summary.lifetime_order_count > 1 then 'returning'
+            when customer_orders_summary.lifetime_order_count = 1 then 'new'
+            else 'prospect'
+        end as customer_type
+
+    from customers
+
+    left join customer_orders_summary
+        on customers.customer_id = customer_orders_summary.customer_id
+
+)
+
+select * from final
