@@ -41,7 +41,7 @@ final as (
         products.is_food_item,
         products.is_drink_item,
         order_items.item_price,
-        coalesce(product_supply_costs.supply_cost, 0) as supply_cost,
+        cast(coalesce(product_supply_costs.supply_cost, 0) as decimal(16, 2)) as supply_cost,
         order_items.added_at,
         order_items.loaded_at
 

@@ -8,6 +8,7 @@
         event_time='revenue_date',
         batch_size='month',
         lookback=1,
+        on_schema_change='append_new_columns',
         begin=var('revenue_begin'),
         unique_key=microbatch_unique_key(['location_id', 'revenue_date'])
     )
