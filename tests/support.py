@@ -107,3 +107,20 @@ def upstream_orders(upstream: UpstreamProcess) -> dict[str, dict[str, Any]]:
 
 def dollars(cents: int) -> Decimal:
     return Decimal(cents) / 100
+
+
+def assert_orders_mart_matches_upstream(warehouse: Warehouse, upstream: UpstreamProcess) -> None:
+    truth = upstream_orders(upstream)
+    count, total = warehouse.query("select count(*), sum(order_total) from analytics.orders")[0]
+    assert count == len(truth)
+    assert total == dollars(sum(row["order_total"] for row in truth.values()))
+    mart = {
+        order_id: (status, order_total)
+        for order_id, status, order_total in warehouse.query(
+            "select order_id, order_status, order_total from analytics.orders"
+        )
+    }
+    expected = {
+        order_id: (row["status"], dollars(row["order_total"])) for order_id, row in truth.items()
+    }
+    assert mart == expected

@@ -10,29 +10,19 @@ from sqlalchemy import create_engine, text
 
 from ingestion import pipeline
 from ingestion.errors import UpstreamError
-from tests.support import Warehouse, dollars, read_all, upstream_orders
+from tests.support import (
+    Warehouse,
+    assert_orders_mart_matches_upstream,
+    read_all,
+    upstream_orders,
+)
 from upstream.process import UpstreamProcess
 
 
 def ingest(target: str) -> pipeline.RunSummary:
+    """Both sources, as `make ingest` does; returns the shop API's summary."""
+    pipeline.run("catalog_db", target)
     return pipeline.run("shop_api", target)
-
-
-def assert_orders_mart_matches_upstream(warehouse: Warehouse, upstream: UpstreamProcess) -> None:
-    truth = upstream_orders(upstream)
-    count, total = warehouse.query("select count(*), sum(order_total) from analytics.orders")[0]
-    assert count == len(truth)
-    assert total == dollars(sum(row["order_total"] for row in truth.values()))
-    mart = {
-        order_id: (status, order_total)
-        for order_id, status, order_total in warehouse.query(
-            "select order_id, order_status, order_total from analytics.orders"
-        )
-    }
-    expected = {
-        order_id: (row["status"], dollars(row["order_total"])) for order_id, row in truth.items()
-    }
-    assert mart == expected
 
 
 RAW_KEYS = {

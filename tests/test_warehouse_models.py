@@ -1,0 +1,120 @@
+"""dbt on real loads, both targets: incremental builds equal a full rebuild and reconcile
+with the upstream key by key, through rounds of new orders, status changes, late items,
+returns and deleted customers."""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ingestion import pipeline
+from tests.support import (
+    FAST_UPSTREAM,
+    Warehouse,
+    assert_orders_mart_matches_upstream,
+    dollars,
+    history_start,
+    read_all,
+    upstream_orders,
+)
+from upstream.process import UpstreamProcess
+
+# Busy enough that a few days bring returns, late items and deleted customers every time.
+ORDERS = 20_000
+ROUNDS = 3
+DAYS_PER_ROUND = 2
+
+MART_KEYS = {
+    "orders": "order_id",
+    "order_items": "order_item_id",
+    "customers": "customer_id",
+    "products": "product_id",
+    "supplies": "supply_id, product_id",
+    "locations": "location_id",
+    "location_daily_revenue": "location_id, revenue_date",
+    "product_mentions": "tweet_id, product_id",
+}
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamProcess]:
+    args = ("--orders", str(ORDERS), "--start", history_start(), *FAST_UPSTREAM)
+    with UpstreamProcess(secrets.token_hex(16), *args) as process:
+        yield process
+
+
+def ingest(target: str) -> None:
+    pipeline.run("catalog_db", target)
+    pipeline.run("shop_api", target)
+
+
+def marts(warehouse: Warehouse) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        mart: warehouse.query(f"select * from analytics.{mart} order by {key}")
+        for mart, key in MART_KEYS.items()
+    }
+
+
+def assert_daily_revenue_matches_upstream(
+    warehouse: Warehouse, upstream: UpstreamProcess
+) -> None:
+    """Per store and day: orders placed and revenue kept (returns excluded)."""
+    expected: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    for order in upstream_orders(upstream).values():
+        day = expected[(order["store_id"], order["ordered_at"][:10])]
+        day[0] += 1
+        if order["status"] != "returned":
+            day[1] += dollars(order["order_total"])
+    rows = warehouse.query(
+        "select location_id, cast(revenue_date as varchar), order_count, revenue "
+        "from analytics.location_daily_revenue"
+    )
+    assert {(loc, day): [count, revenue] for loc, day, count, revenue in rows} == dict(expected)
+
+
+def assert_customers_match_upstream(warehouse: Warehouse, upstream: UpstreamProcess) -> None:
+    """Every customer, deleted ones anonymised; order counts per customer."""
+    customers = read_all(upstream, "customers")
+    order_counts: dict[str, int] = defaultdict(int)
+    for order in upstream_orders(upstream).values():
+        order_counts[order["customer"]] += 1
+    expected = {
+        key: (row["deleted_at"] is not None, row["name"], order_counts[key])
+        for key, row in customers.items()
+    }
+    rows = warehouse.query(
+        "select customer_id, is_deleted, customer_name, lifetime_order_count "
+        "from analytics.customers"
+    )
+    assert {key: (deleted, name, count) for key, deleted, name, count in rows} == expected
+
+
+def test_incremental_builds_equal_a_full_refresh(
+    warehouse: Warehouse, upstream: UpstreamProcess
+) -> None:
+    ingest(warehouse.target)
+    warehouse.dbt("build")
+
+    happened: dict[str, int] = defaultdict(int)
+    for _ in range(ROUNDS):
+        for change, count in upstream.advance(days=DAYS_PER_ROUND).items():
+            happened[change] += count
+        ingest(warehouse.target)
+        warehouse.dbt("build")
+    for change in ("completed_orders", "returned_orders", "late_items", "deleted_customers"):
+        assert happened[change] > 0, f"no {change} in {ROUNDS * DAYS_PER_ROUND} days: {happened}"
+
+    assert_orders_mart_matches_upstream(warehouse, upstream)
+    assert_daily_revenue_matches_upstream(warehouse, upstream)
+    assert_customers_match_upstream(warehouse, upstream)
+    incremental = marts(warehouse)
+
+    warehouse.dbt("build", "--full-refresh")
+    rebuilt = marts(warehouse)
+    for mart in MART_KEYS:
+        assert rebuilt[mart] == incremental[mart], f"{mart}: incremental != full refresh"
