@@ -60,9 +60,7 @@ def marts(warehouse: Warehouse) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
-def assert_daily_revenue_matches_upstream(
-    warehouse: Warehouse, upstream: UpstreamProcess
-) -> None:
+def assert_daily_revenue_matches_upstream(warehouse: Warehouse, upstream: UpstreamProcess) -> None:
     """Per store and day: orders placed and revenue kept (returns excluded)."""
     expected: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
     for order in upstream_orders(upstream).values():
