@@ -96,6 +96,13 @@ def test_rows_that_cannot_be_loaded_are_kept_aside_and_counted(
     assert all("updated_at='not-a-timestamp'" in reason for reason, _ in rejected)
     assert all('"updated_at":"not-a-timestamp"' in record for _, record in rejected)
 
+    # dbt shows them too: an audit model with every one, and a warning with the count.
+    duckdb_warehouse.dbt("build", "--select", "audit_rejected_records+")
+    audited = duckdb_warehouse.query(
+        "select source_table, count(*) from analytics.audit_rejected_records group by 1"
+    )
+    assert dict(audited) == {t.removesuffix("__rejected"): summary.rows[t] for t in tables}
+
 
 def test_a_new_upstream_field_becomes_a_column(
     duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
