@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -25,38 +26,42 @@ def root_cause(error: BaseException) -> BaseException:
     return innermost
 
 
+def run_source(source_name: str, args: argparse.Namespace) -> tuple[int, list[str]]:
+    """One source's run: its exit code and what to print (stdout lines, or an error)."""
+    try:
+        summary = pipeline.run(
+            source_name,
+            args.target,
+            full_refresh=args.full_refresh,
+            wait_seconds=args.wait,
+            backfill_days=args.backfill_days,
+        )
+    except RunInProgress as error:
+        return 3, [f"ingestion: {source_name} -> {args.target}: {error}"]
+    except ConfigFieldMissingException as error:
+        missing = ", ".join(error.fields)
+        return 2, [
+            f"ingestion: {source_name} is missing configuration: {missing}. Set "
+            f"{pipeline.API_KEY_ENV} for the API key; see .dlt/config.toml for the rest."
+        ]
+    except PipelineStepFailed as error:
+        return 1, [
+            f"ingestion: {source_name} failed in {error.step}: {root_cause(error)}",
+            f"nothing from this {source_name} run was committed; the next run starts from the "
+            "same state",
+        ]
+    return 0, summary.lines()
+
+
 def run(args: argparse.Namespace) -> int:
+    """Run the sources; `all` runs them at once (dlt runs pipelines in parallel threads),
+    since they read different systems and load different datasets."""
     sources = pipeline.SOURCES if args.source == "all" else (args.source,)
-    for source_name in sources:
-        try:
-            summary = pipeline.run(
-                source_name,
-                args.target,
-                full_refresh=args.full_refresh,
-                wait_seconds=args.wait,
-                backfill_days=args.backfill_days,
-            )
-        except RunInProgress as error:
-            print(f"ingestion: {source_name} -> {args.target}: {error}", file=sys.stderr)
-            return 3
-        except ConfigFieldMissingException as error:
-            missing = ", ".join(error.fields)
-            print(
-                f"ingestion: {source_name} is missing configuration: {missing}. Set "
-                f"{pipeline.API_KEY_ENV} for the API key; see .dlt/config.toml for the rest.",
-                file=sys.stderr,
-            )
-            return 2
-        except PipelineStepFailed as error:
-            cause = root_cause(error)
-            print(f"ingestion failed in {error.step}: {cause}", file=sys.stderr)
-            print(
-                "nothing from this run was committed; the next run starts from the same state",
-                file=sys.stderr,
-            )
-            return 1
-        print("\n".join(summary.lines()))
-    return 0
+    with ThreadPoolExecutor(max_workers=len(sources), thread_name_prefix="ingest") as pool:
+        outcomes = list(pool.map(lambda name: run_source(name, args), sources))
+    for code, lines in outcomes:
+        print("\n".join(lines), file=sys.stderr if code else sys.stdout)
+    return next((code for code, _ in outcomes if code), 0)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dlt
+import duckdb
+
 from ingestion.runlock import run_lock
 from tests.support import REPO_ROOT
 from upstream.process import UpstreamProcess
@@ -57,5 +60,21 @@ def test_a_second_run_of_the_same_pipeline_waits_then_refuses(
     assert result.returncode == 3
     assert "waiting for the run in progress" in result.stderr
     assert "another run of this pipeline is in progress" in result.stderr
-    assert not (tmp_path / "w.duckdb").exists()
+    # The catalog database, a pipeline of its own, loaded; the shop API's raw tables did not.
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
+        schemas = {
+            row[0] for row in conn.execute("select schema_name from duckdb_schemas()").fetchall()
+        }
+    assert "raw_catalog" in schemas and "raw" not in schemas
     assert run_cli(env).returncode == 0  # the lock is free again
+
+
+def test_both_sources_run_at_once(upstream: UpstreamProcess, tmp_path: Path) -> None:
+    result = run_cli(cli_env(upstream, tmp_path, upstream.api_key))
+    assert result.returncode == 0, result.stderr
+    spans = []
+    for name in ("shop_api_duckdb", "catalog_db_duckdb"):
+        trace = dlt.attach(name, pipelines_dir=str(tmp_path / "pipelines")).last_trace
+        spans.append((trace.started_at, trace.finished_at))
+    (shop_start, shop_end), (catalog_start, catalog_end) = spans
+    assert shop_start < catalog_end and catalog_start < shop_end, spans
