@@ -32,12 +32,19 @@ def make_pipeline(source_name: str, target: str) -> dlt.Pipeline:
     )
 
 
-def make_source(source_name: str, backfill_days: float = 0.0) -> dlt.sources.DltSource:
+def make_source(
+    source_name: str,
+    backfill_days: float = 0.0,
+    start: str | None = None,
+    end: str | None = None,
+) -> dlt.sources.DltSource:
+    window = {name: value for name, value in (("start", start), ("end", end)) if value}
     if source_name == "catalog_db":
-        return catalog_db()
+        return catalog_db(**window)
     if source_name != "shop_api":
         raise ValueError(f"unknown source {source_name!r}; expected one of {', '.join(SOURCES)}")
     options: dict[str, object] = {"backfill_days": backfill_days} if backfill_days else {}
+    options.update(window)
     api_key = os.environ.get(API_KEY_ENV)
     if api_key:
         options["api_key"] = api_key
@@ -50,21 +57,26 @@ def run(
     full_refresh: bool = False,
     wait_seconds: float = 600.0,
     backfill_days: float = 0.0,
+    start: str | None = None,
+    end: str | None = None,
 ) -> RunSummary:
     """Extract `source_name` incrementally and load it into `target`'s raw dataset.
 
     With `backfill_days`, a long history is read in windows of that many days, one dlt run
     (extract, normalize, load, state committed) per window, until the source is caught up:
-    a run killed midway resumes from the last committed window. Runs of the same pipeline
-    are serialized by a lock beside its local state.
+    a run killed midway resumes from the last committed window. With `start`/`end`, only
+    rows changed in that window are (re)loaded and the incremental state stays as it was.
+    Runs of the same pipeline are serialized by a lock beside its local state.
     """
+    if (start or end) and (full_refresh or backfill_days):
+        raise ValueError("a --start/--end window goes with neither --full-refresh nor a backfill")
     pipeline = make_pipeline(source_name, target)
     lock = warehouse.pipelines_dir() / f"{pipeline.pipeline_name}.lock"
     total: RunSummary | None = None
     with run_lock(lock, wait_seconds):
         while True:
             info: LoadInfo = pipeline.run(
-                make_source(source_name, backfill_days),
+                make_source(source_name, backfill_days, start, end),
                 loader_file_format=warehouse.loader_file_format(target),
                 refresh="drop_sources" if full_refresh and total is None else None,
             )

@@ -10,11 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ingestion import pipeline
-from tests.support import REPO_ROOT, Warehouse
-from tests.test_pipeline_end_to_end import assert_raw_matches_upstream
+from ingestion import warehouse as warehouse_settings
+from tests.support import REPO_ROOT, Warehouse, read_all
+from tests.test_pipeline_end_to_end import assert_raw_matches_upstream, orders_cursor
 from upstream.process import UpstreamProcess
 
 
@@ -71,3 +73,30 @@ def test_backfill_killed_midway_resumes_without_loss_or_duplicates(
 
         # Caught up: the next run is an ordinary incremental one.
         assert pipeline.run("shop_api", "duckdb", backfill_days=7).runs == 1
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
+def test_an_explicit_window_reloads_its_rows_and_leaves_the_cursor(
+    warehouse: Warehouse, upstream: UpstreamProcess
+) -> None:
+    pipeline.run("shop_api", "duckdb")
+    cursor = orders_cursor("duckdb")
+    days = sorted({row["updated_at"][:10] for row in read_all(upstream, "orders").values()})
+    start, end = days[10], days[20]
+
+    # Damage the raw table inside the window, as a bad manual fix would.
+    with duckdb.connect(str(warehouse_settings.duckdb_path())) as conn:
+        deleted = conn.execute(
+            "delete from raw.orders where updated_at >= ?::timestamptz "
+            "and updated_at < ?::timestamptz",
+            [f"{start} 00:00:00+00", f"{end} 00:00:00+00"],
+        ).fetchall()[0][0]
+    assert deleted > 0
+
+    summary = pipeline.run("shop_api", "duckdb", start=start, end=end)
+    in_window = read_all(
+        upstream, "orders", updated_since=f"{start}T00:00:00Z", updated_before=f"{end}T00:00:00Z"
+    )
+    assert summary.rows["orders"] == len(in_window) == deleted
+    assert_raw_matches_upstream(warehouse, upstream)
+    assert orders_cursor("duckdb") == cursor

@@ -14,6 +14,8 @@ import dlt
 from dlt.sources import DltResource
 from dlt.sources.sql_database import sql_table
 
+from ingestion.window import Window
+
 SOURCE_NAME = "catalog_db"
 TABLES: dict[str, Sequence[str]] = {
     "products": ("sku",),
@@ -28,8 +30,12 @@ def catalog_db(
     credentials: str = dlt.secrets.value,
     chunk_size: int = 50_000,
     lag_seconds: float = 3600.0,
+    start: str | None = None,
+    end: str | None = None,
 ) -> list[DltResource]:
-    """Every catalog table, read incrementally from the OLTP database."""
+    """Every catalog table, read incrementally from the OLTP database; with `start`/`end`
+    (ISO), just the rows changed in that window (see `ingestion.window`)."""
+    window = Window.parse(start, end)
     return [
         sql_table(
             credentials=credentials,
@@ -37,7 +43,14 @@ def catalog_db(
             backend="pyarrow",
             chunk_size=chunk_size,
             reflection_level="full_with_precision",
-            incremental=dlt.sources.incremental("updated_at", lag=lag_seconds, row_order="asc"),
+            incremental=dlt.sources.incremental(
+                "updated_at",
+                # The catalog's timestamps are naive UTC.
+                initial_value=window.start.replace(tzinfo=None) if window else None,
+                end_value=window.end.replace(tzinfo=None) if window else None,
+                lag=None if window else lag_seconds,
+                row_order="asc",
+            ),
             write_disposition="merge",
             primary_key=list(key),
         )

@@ -28,6 +28,7 @@ from ingestion.errors import UpstreamError
 from ingestion.http import PacedSession, describe
 from ingestion.shop_api.endpoints import ENDPOINTS, EndpointSpec
 from ingestion.shop_api.fetch import ShopApiFetcher
+from ingestion.window import Window
 
 SOURCE_NAME = "shop_api"
 MAX_PAGE_SIZE = 1000
@@ -67,6 +68,7 @@ def endpoint_resource(
     session: PacedSession,
     lag_seconds: float,
     backfill_days: float,
+    window: Window | None,
 ) -> DltResource:
     converter = PageConverter(spec.name, spec.primary_key, spec.columns)
     counts = {"pages": 0, "new_rows": 0, "rejected_rows": 0}
@@ -115,21 +117,27 @@ def endpoint_resource(
 
         return whole
 
+    cursor = dlt.sources.incremental(
+        "updated_at",
+        initial_value=window.start if window else EPOCH,
+        end_value=window.end if window else None,
+        lag=None if window else lag_seconds,
+        on_cursor_value_missing="include",
+        # No boundary dedup: merge keys already make re-read rows harmless, and rejected
+        # rows (kept aside with a null cursor) have no key to hash.
+        primary_key=(),
+    )
+
     @dlt.resource(**hints)
-    def changed(
-        updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
-            "updated_at",
-            initial_value=EPOCH,
-            lag=lag_seconds,
-            on_cursor_value_missing="include",
-            # No boundary dedup: merge keys already make re-read rows harmless, and rejected
-            # rows (kept aside with a null cursor) have no key to hash.
-            primary_key=(),
-        ),
-    ) -> Iterator[Any]:
+    def changed(updated_at: dlt.sources.incremental[datetime] = cursor) -> Iterator[Any]:
         """Rows changed since the cursor; in a backfill, one window of `backfill_days` (or
-        more, past windows with no rows), so that state is committed window by window."""
+        more, past windows with no rows), so that state is committed window by window; with
+        an explicit window, the rows changed in it."""
         since: datetime = updated_at.start_value
+        if updated_at.end_value is not None:
+            yield from loadable(fetcher.changed_pages(spec, since, updated_at.end_value), since)
+            record_metrics()
+            return
         # Rows up to `frontier` were loaded before and are read again only for the lag.
         frontier = since + timedelta(seconds=lag_seconds) if since > EPOCH else since
         window = timedelta(days=backfill_days) if backfill_days > 0 else None
@@ -163,8 +171,12 @@ def shop_api(
     timeout_seconds: float = 30.0,
     backfill_days: float = 0.0,
     pace_requests: bool = True,
+    start: str | None = None,
+    end: str | None = None,
 ) -> list[DltResource]:
-    """Every endpoint of the platform's API, extracted concurrently at its rate limit."""
+    """Every endpoint of the platform's API, extracted concurrently at its rate limit;
+    with `start`/`end` (ISO), just the rows changed in that window (see `ingestion.window`)."""
+    window = Window.parse(start, end)
     session = PacedSession(
         SOURCE_NAME,
         rate_limit,
@@ -179,5 +191,6 @@ def shop_api(
         client, {"response": [raise_for_upstream_status]}, max_concurrency, page_size
     )
     return [
-        endpoint_resource(spec, fetcher, session, lag_seconds, backfill_days) for spec in ENDPOINTS
+        endpoint_resource(spec, fetcher, session, lag_seconds, backfill_days, window)
+        for spec in ENDPOINTS
     ]
