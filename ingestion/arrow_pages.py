@@ -1,10 +1,13 @@
 """API pages as Arrow tables, with rows that cannot be loaded split off with a reason.
 
 Arrow lets dlt skip row-by-row normalization: pages go to Parquet for DuckDB and CSV (COPY)
-for PostgreSQL as columns. Known columns get their declared types; a field the upstream
-starts sending is inferred and kept (schema evolution), and logged once. A row without its
-primary key, or with a timestamp that does not parse, is not loaded into the table: it goes to
-`<table>__rejected` with the reason and the row as JSON, so nothing is dropped silently.
+for PostgreSQL as columns. Declared columns are a contract: a row without its primary key, or
+with a value that does not fit its column's type (a timestamp that does not parse, text in a
+number column), is not loaded into the table: it goes to `<table>__rejected` with the reason
+and the row as JSON, so nothing is dropped silently. A field the upstream starts sending is
+inferred and kept (schema evolution), and logged once; if its type later changes, the values
+of the new type go to a variant column `<field>__v_<type>`, as dlt does for JSON rows, with a
+log line: never coerced, and never a load that fails after the cursor moved.
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ TYPES = {
     "bool": pa.bool_(),
     "timestamp": TIMESTAMP,
 }
+# dlt's name for an Arrow type, for variant columns; other types are kept as inferred.
+DLT_TYPE_NAMES = {
+    pa.string(): "text",
+    pa.large_string(): "text",
+    pa.int64(): "bigint",
+    pa.float64(): "double",
+    pa.bool_(): "bool",
+}
 
 
 @dataclass
@@ -36,8 +47,18 @@ class PageConverter:
 
     table: str
     primary_key: str
-    columns: dict[str, str]  # known column -> type name in TYPES
+    columns: dict[str, str]  # declared column -> type name in TYPES
     seen: set[str] = field(default_factory=set)
+    # Undeclared fields: the type each was first loaded with (from dlt's schema, or inferred).
+    evolved: dict[str, pa.DataType] = field(default_factory=dict)
+
+    def remember(self, schema_columns: dict[str, Any]) -> None:
+        """What dlt's schema already holds: known fields are not news, and keep their type."""
+        self.seen.update(schema_columns)
+        for name, column in schema_columns.items():
+            kind = column.get("data_type")
+            if name not in self.columns and kind in TYPES:
+                self.evolved.setdefault(name, TYPES[kind])
 
     def convert(self, rows: list[dict[str, Any]]) -> tuple[pa.Table, pa.Table | None]:
         names = list(self.columns)
@@ -57,7 +78,7 @@ class PageConverter:
             elif kind is not None:
                 arrays[name] = _typed(name, values, TYPES[kind], reasons)
             else:
-                arrays[name] = pa.array(values)
+                arrays.update(self._evolved(name, values))
         for index, value in enumerate(arrays[self.primary_key].to_pylist()):
             if value is None and reasons[index] is None:
                 reasons[index] = f"no primary key {self.primary_key!r}"
@@ -71,6 +92,51 @@ class PageConverter:
         key = good.schema.get_field_index(self.primary_key)
         good = good.cast(good.schema.set(key, good.schema.field(key).with_nullable(False)))
         return good, rejected
+
+    def _evolved(self, name: str, values: list[Any]) -> dict[str, pa.Array]:
+        """An undeclared field: its first type, and values of any other type in variants."""
+        known = self.evolved.get(name)
+        if known is None:
+            try:
+                inferred = pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                # Mixed types on first sight: the first value's type is the column's.
+                first = next(value for value in values if value is not None)
+                self.evolved[name] = pa.scalar(first).type
+                return self._evolved(name, values)
+            if not pa.types.is_null(inferred.type):
+                self.evolved[name] = inferred.type
+            return {name: inferred}
+        try:
+            return {name: pa.array(values, type=known)}
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+        fits: list[Any] = []
+        misfits: list[Any] = []
+        for value in values:
+            try:
+                fits.append(pa.scalar(value, type=known).as_py())
+                misfits.append(None)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                fits.append(None)
+                misfits.append(value)
+        try:
+            variant = pa.array(misfits)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            variant = pa.array([None if v is None else orjson.dumps(v).decode() for v in misfits])
+        kind = DLT_TYPE_NAMES.get(variant.type, str(variant.type))
+        variant_name = f"{name}__v_{kind}"
+        if variant_name not in self.seen:
+            self.seen.add(variant_name)
+            logger.warning(
+                "%s: the upstream changed the type of %r from %s to %s; such values go to %r",
+                self.table,
+                name,
+                DLT_TYPE_NAMES.get(known, known),
+                kind,
+                variant_name,
+            )
+        return {name: pa.array(fits, type=known), variant_name: variant}
 
     def _rejected(self, rows: list[dict[str, Any]], reasons: list[str | None]) -> pa.Table:
         pairs = [(row, reason) for row, reason in zip(rows, reasons, strict=True) if reason]

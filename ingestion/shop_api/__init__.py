@@ -77,8 +77,7 @@ def endpoint_resource(
         pages: Iterator[list[dict[str, Any]]], frontier: datetime = EPOCH
     ) -> Iterator[Any]:
         # Columns dlt already knows are not news: only a field never loaded before is logged.
-        known = dlt.current.source_schema().tables.get(spec.name, {}).get("columns", {})
-        converter.seen.update(known)
+        converter.remember(dlt.current.source_schema().tables.get(spec.name, {}).get("columns", {}))
         for page in pages:
             counts["pages"] += 1
             if not page:
