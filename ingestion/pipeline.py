@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 import dlt
+from dlt.common.exceptions import TerminalException
 from dlt.common.pipeline import LoadInfo
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion import warehouse
 from ingestion.catalog_db import catalog_db
@@ -75,11 +77,16 @@ def run(
     total: RunSummary | None = None
     with run_lock(lock, wait_seconds):
         while True:
-            info: LoadInfo = pipeline.run(
-                make_source(source_name, backfill_days, start, end),
-                loader_file_format=warehouse.loader_file_format(target),
-                refresh="drop_sources" if full_refresh and total is None else None,
-            )
+            try:
+                info: LoadInfo = pipeline.run(
+                    make_source(source_name, backfill_days, start, end),
+                    loader_file_format=warehouse.loader_file_format(target),
+                    refresh="drop_sources" if full_refresh and total is None else None,
+                )
+            except PipelineStepFailed as failure:
+                if failure.step == "load" and _is_terminal(failure):
+                    _roll_back(pipeline)
+                raise
             info.raise_on_failed_jobs()
             summary = summarize(pipeline, source_name, target)
             total = summary if total is None else total.add(summary)
@@ -92,3 +99,22 @@ def run(
             )
     total.write(Path(pipeline.working_dir) / "last_run.json")
     return total
+
+
+def _is_terminal(failure: BaseException) -> bool:
+    """A load the warehouse refused for good (dlt retries transient errors on its own)."""
+    current: BaseException | None = failure
+    while current is not None:
+        if isinstance(current, TerminalException):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _roll_back(pipeline: dlt.Pipeline) -> None:
+    """After a terminal load failure dlt keeps the package, to fail again on every run, and a
+    local state whose cursors already count its rows as loaded. Drop the package and take the
+    state back from the warehouse, where it was committed with the last load that landed: the
+    next run extracts those rows again."""
+    pipeline.drop_pending_packages()
+    pipeline.sync_destination()

@@ -6,14 +6,20 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion import pipeline
+from ingestion import warehouse as warehouse_settings
 from ingestion.errors import UpstreamError
 from tests.support import Warehouse
-from tests.test_pipeline_end_to_end import assert_raw_matches_upstream, exception_chain
+from tests.test_pipeline_end_to_end import (
+    assert_raw_matches_upstream,
+    exception_chain,
+    orders_cursor,
+)
 from upstream.process import UpstreamProcess
 
 ORDERS = "2000"
@@ -124,3 +130,32 @@ def test_a_new_upstream_field_becomes_a_column(
         "select count(*) from raw.orders where channel is not null"
     )[0][0]
     assert with_channel > 0
+
+
+def test_a_load_the_warehouse_refuses_rolls_the_state_back(
+    duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dlt keeps the extracted state when a load fails for good; the pipeline takes it back
+    from the warehouse, so the rows are read again once the warehouse accepts them."""
+    key = secrets.token_hex(16)
+    with UpstreamProcess(key, "--orders", ORDERS, *QUICK, "--rate-limit", "0") as upstream:
+        point_pipeline_at(upstream, monkeypatch)
+        pipeline.run("shop_api", "duckdb")
+        cursor = orders_cursor("duckdb")
+        upstream.advance(days=1)
+
+        rename = "alter table raw.orders rename column {} to {}"
+        database = str(warehouse_settings.duckdb_path())
+        with duckdb.connect(database) as conn:  # someone "fixes" the warehouse by hand
+            conn.execute(rename.format("subtotal", "subtotal_cents"))
+        with pytest.raises(PipelineStepFailed) as failure:
+            pipeline.run("shop_api", "duckdb")
+        assert failure.value.step == "load"
+        assert orders_cursor("duckdb") == cursor
+        assert not pipeline.make_pipeline("shop_api", "duckdb").has_pending_data
+
+        with duckdb.connect(database) as conn:
+            conn.execute(rename.format("subtotal_cents", "subtotal"))
+        pipeline.run("shop_api", "duckdb")
+        assert orders_cursor("duckdb") > cursor
+        assert_raw_matches_upstream(duckdb_warehouse, upstream)
