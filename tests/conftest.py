@@ -76,6 +76,9 @@ def warehouse(
     monkeypatch.setenv("UPSTREAM_API_KEY", upstream.api_key)
     monkeypatch.setenv("SOURCES__SHOP_API__BASE_URL", upstream.url)
     monkeypatch.setenv("SOURCES__CATALOG_DB__CREDENTIALS", upstream.database_url)
+    # The test upstream has no rate limit, so it sends no X-RateLimit-* headers to correct
+    # the client's starting pace (20 req/s by default): start it high instead.
+    monkeypatch.setenv("SOURCES__SHOP_API__RATE_LIMIT", "1000")
     if target == "duckdb":
         monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
         yield Warehouse(target)

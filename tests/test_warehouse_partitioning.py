@@ -15,8 +15,8 @@ from tests.plans import duckdb_row_groups, postgres_scanned_relations
 from tests.support import FAST_UPSTREAM, Warehouse, history_start
 from upstream.process import UpstreamProcess
 
-# Enough orders for three of DuckDB's 122,880-row row groups, each holding weeks of days.
-ORDERS = 250_000
+# Enough orders for several of DuckDB's 122,880-row row groups, each holding weeks of days.
+ORDERS = 500_000
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_one_day_query_prunes_the_rest(
     database = warehouse_settings.duckdb_path()
     pruned = duckdb_row_groups(database, one_day, tmp_path / "one_day.json")
     unpruned = duckdb_row_groups(database, control, tmp_path / "control.json")
-    assert unpruned.scanned == unpruned.total >= 3
+    assert unpruned.scanned == unpruned.total >= 4
     assert pruned.total == unpruned.total
     # A day's orders sit in one row group, or two where it straddles a boundary.
-    assert pruned.scanned <= 2 < pruned.total, f"read {pruned.scanned} of {pruned.total}"
+    assert pruned.scanned <= 2, f"read {pruned.scanned} of {pruned.total} row groups"
