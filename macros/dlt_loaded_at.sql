@@ -1,6 +1,8 @@
 {#- When dlt loaded the row: its `_dlt_load_id` is the load's Unix time. Models that build
     incrementally select what arrived since their last build by this, which, unlike the
-    upstream's `updated_at`, also catches rows that reached the warehouse a run late. -#}
+    upstream's `updated_at`, also catches rows that reached the warehouse a run late.
+    Double precision on purpose: dbt.type_float() is 4 bytes on DuckDB, which rounds a
+    Unix time to minutes and merges consecutive loads. -#}
 {% macro dlt_loaded_at() -%}
-    {{ utc_timestamp('to_timestamp(cast(_dlt_load_id as ' ~ dbt.type_float() ~ '))') }}
+    {{ utc_timestamp('to_timestamp(cast(_dlt_load_id as double precision))') }}
 {%- endmacro %}

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.plans import duckdb_row_groups, postgres_scanned_relations
 from ingestion import pipeline
 from ingestion import warehouse as warehouse_settings
-from tests.plans import duckdb_row_groups, postgres_scanned_relations
 from tests.support import FAST_UPSTREAM, Warehouse, history_start
 from upstream.process import UpstreamProcess
 
