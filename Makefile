@@ -7,8 +7,9 @@ UV_VERSION := 0.13.9
 # Warehouse for ingest/build: duckdb (default) or postgres.
 TARGET ?= duckdb
 export DBT_TARGET := $(TARGET)
+DAGSTER_PORT ?= 3000
 
-.PHONY: help setup demo upstream ingest build test lint format bench lock clean
+.PHONY: help setup demo upstream ingest build orchestrate test lint format bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +35,12 @@ ingest: setup  ## extract incrementally from the upstream into TARGET's raw data
 build: setup  ## dbt build (models and tests) on TARGET
 	$(BIN)/dbt build --target $(TARGET)
 
+orchestrate: setup  ## Dagster UI on 127.0.0.1:$(DAGSTER_PORT): assets, schedules (Ctrl-C stops it all)
+	mkdir -p .dagster && cp orchestration/dagster.yaml .dagster/dagster.yaml
+	$(BIN)/dbt parse --quiet --target $(TARGET)
+	DAGSTER_HOME=$(CURDIR)/.dagster exec $(BIN)/dagster dev -m orchestration.definitions \
+		--host 127.0.0.1 --port $(DAGSTER_PORT)
+
 lint: setup  ## ruff and sqlfluff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -53,4 +60,4 @@ lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet pyproject.toml -o requirements.lock --python-version 3.11
 
 clean:  ## remove the virtualenv, the local warehouse, pipeline state and dbt output
-	rm -rf $(VENV) warehouse .pipelines target logs
+	rm -rf $(VENV) warehouse .pipelines target logs .dagster

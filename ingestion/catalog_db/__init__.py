@@ -32,6 +32,7 @@ def catalog_db(
     lag_seconds: float = 3600.0,
     start: str | None = None,
     end: str | None = None,
+    defer_table_reflect: bool = False,
 ) -> list[DltResource]:
     """Every catalog table, read incrementally from the OLTP database; with `start`/`end`
     (ISO), just the rows changed in that window (see `ingestion.window`)."""
@@ -53,6 +54,8 @@ def catalog_db(
             ),
             write_disposition="merge",
             primary_key=list(key),
+            # Deferred, the tables are read from the database only when extracted.
+            defer_table_reflect=defer_table_reflect,
         )
         for table, key in TABLES.items()
     ]

@@ -1,0 +1,135 @@
+"""Assets: one per dlt resource (through dagster-dlt) and one per dbt model (dagster-dbt).
+
+The dlt assets are keyed like the dbt sources they load (`shop/orders`, `catalog/supplies`),
+so the graph runs from each dlt resource through staging to the marts. They run through
+`ingestion.pipeline.run`, the code path of `make ingest`, not `DagsterDltResource.run`: that
+one drops the pipeline's local state before every run, outside any lock, which would pull the
+working directory from under a concurrent run of the same pipeline. Ours holds the pipeline's
+run lock, lets dlt finish a package a killed run left pending before extracting anew, rolls
+the state back when the warehouse refuses a load, and writes the run summary.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the config classes from the
+# annotations of the asset functions at definition time.
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Config,
+    FreshnessPolicy,
+    MaterializeResult,
+)
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource
+from dagster_dbt import dbt_assets as dbt_assets_decorator
+from dagster_dlt import DagsterDltTranslator, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
+
+from ingestion import pipeline, warehouse
+from ingestion.catalog_db import catalog_db
+from ingestion.shop_api import shop_api
+from orchestration.dbt_project import jaffle_dbt, prepare_manifest
+
+# The dbt source each dlt source lands in (models/staging/*/_*__sources.yml).
+DBT_SOURCE_OF = {"shop_api": "shop", "catalog_db": "catalog"}
+
+
+class IngestConfig(Config):
+    """How long a run waits for a run of the same pipeline in progress, then refuses."""
+
+    lock_wait_seconds: float = 600.0
+
+
+class DbtBuildConfig(Config):
+    """The hourly build skips the singular tests (whole-table reconciliations); the nightly
+    one runs everything and checks source freshness."""
+
+    full_test_suite: bool = True
+
+
+class JaffleDltTranslator(DagsterDltTranslator):
+    def __init__(self, source_name: str) -> None:
+        self.source_name = source_name
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
+        spec = super().get_asset_spec(data)
+        return spec.replace_attributes(
+            key=AssetKey([DBT_SOURCE_OF[self.source_name], data.resource.name]),
+            group_name=self.source_name,
+            deps=[],
+            # Surfaced in the UI: a raw table not loaded for an hour is late, for two stale.
+            freshness_policy=FreshnessPolicy.time_window(
+                fail_window=timedelta(hours=2), warn_window=timedelta(hours=1)
+            ),
+        )
+
+
+def definition_source(source_name: str) -> Any:
+    """The source, only to list its resources: no secrets and no database needed."""
+    if source_name == "shop_api":
+        return shop_api(base_url="http://127.0.0.1", api_key="unused-when-listing-resources")
+    return catalog_db(credentials="sqlite://", defer_table_reflect=True)
+
+
+def materialize_results(summary: pipeline.RunSummary, source_name: str) -> Iterator[Any]:
+    for resource, rows in sorted(summary.rows.items()):
+        if resource.endswith("__rejected"):
+            continue
+        yield MaterializeResult(
+            asset_key=AssetKey([DBT_SOURCE_OF[source_name], resource]),
+            metadata={"rows_loaded": rows, "run_verdict": summary.verdict},
+        )
+
+
+def ingestion_assets(source_name: str) -> Any:
+    @dlt_assets(
+        dlt_source=definition_source(source_name),
+        dlt_pipeline=pipeline.make_pipeline(source_name, warehouse.default_target()),
+        name=f"ingest_{source_name}",
+        dagster_dlt_translator=JaffleDltTranslator(source_name),
+    )
+    def assets(context: AssetExecutionContext, config: IngestConfig) -> Iterator[Any]:
+        # The target is read when the run starts ($DBT_TARGET), as `make ingest` does.
+        target = warehouse.default_target()
+        summary = pipeline.run(source_name, target, wait_seconds=config.lock_wait_seconds)
+        context.log.info("\n".join(summary.lines()))
+        loaded = set(summary.rows)
+        yield from materialize_results(summary, source_name)
+        # Resources with nothing new still ran: report them, so every selected asset lands.
+        for key in context.selected_asset_keys:
+            if key.path[-1] not in loaded:
+                yield MaterializeResult(asset_key=key, metadata={"rows_loaded": 0})
+
+    return assets
+
+
+shop_api_assets = ingestion_assets("shop_api")
+catalog_db_assets = ingestion_assets("catalog_db")
+
+
+class JaffleDbtTranslator(DagsterDbtTranslator):
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else None
+
+
+@dbt_assets_decorator(
+    manifest=prepare_manifest(),
+    project=jaffle_dbt,
+    dagster_dbt_translator=JaffleDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(
+            enable_asset_checks=True, enable_source_tests_as_checks=True
+        )
+    ),
+)
+def jaffle_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+) -> Iterator[Any]:
+    args = ["build"] if config.full_test_suite else ["build", "--exclude", "test_type:singular"]
+    yield from dbt.cli(args, context=context).stream()
+    if config.full_test_suite:
+        # dbt's own freshness check of the raw tables (loaded_at_field): fails the run when
+        # a source is past its error_after.
+        dbt.cli(["source", "freshness"], raise_on_error=True).wait()

@@ -1,0 +1,34 @@
+"""The dbt project as dagster-dbt sees it, with its manifest kept current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# What the manifest is built from: when any of it is newer, the manifest is stale.
+DBT_SOURCES = ("models", "macros", "tests/dbt", "dbt_project.yml", "profiles.yml")
+
+# No fixed target: profiles.yml picks it from $DBT_TARGET when dbt runs, as everywhere else.
+jaffle_dbt = DbtProject(project_dir=REPO_ROOT, profiles_dir=REPO_ROOT)
+
+
+def manifest_is_stale(project: DbtProject = jaffle_dbt) -> bool:
+    if not project.manifest_path.exists():
+        return True
+    built = project.manifest_path.stat().st_mtime
+    for name in DBT_SOURCES:
+        path = REPO_ROOT / name
+        files = [path] if path.is_file() else path.rglob("*")
+        if any(f.stat().st_mtime > built for f in files if f.is_file()):
+            return True
+    return False
+
+
+def prepare_manifest(project: DbtProject = jaffle_dbt) -> Path:
+    """`dbt parse` when the manifest is missing or older than the project, so the asset graph
+    Dagster loads is the project as it is (a stale manifest shows stale lineage)."""
+    if manifest_is_stale(project):
+        project.preparer.prepare(project)
+    return project.manifest_path

@@ -1,0 +1,66 @@
+"""`Definitions` for `dagster dev -m orchestration.definitions` (see `make orchestrate`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from dagster import (
+    AssetSelection,
+    Backoff,
+    Definitions,
+    Jitter,
+    RetryPolicy,
+    RunConfig,
+    ScheduleDefinition,
+    define_asset_job,
+)
+from dagster_dbt import DbtCliResource
+
+from ingestion import warehouse
+from orchestration.assets import (
+    DbtBuildConfig,
+    catalog_db_assets,
+    jaffle_dbt_assets,
+    shop_api_assets,
+)
+from orchestration.dbt_project import jaffle_dbt
+
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+HOURLY_CRON = "0 * * * *"
+NIGHTLY_CRON = "30 2 * * *"
+# Transient failures (an upstream outage, a warehouse restart) are retried, spaced out.
+RETRY = RetryPolicy(max_retries=3, delay=60, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+# One run at a time per warehouse: dagster.yaml limits runs carrying this tag to one.
+RUN_TAGS = {"jaffle/warehouse": warehouse.default_target()}
+
+ingestion = [shop_api_assets, catalog_db_assets]
+everything = AssetSelection.assets(*ingestion, jaffle_dbt_assets)
+
+hourly_job = define_asset_job(
+    "hourly_ingest_and_build",
+    selection=everything,
+    description="Incremental ingest of both sources, then dbt build without the singular tests.",
+    config=RunConfig(ops={"jaffle_dbt_assets": DbtBuildConfig(full_test_suite=False)}),
+    op_retry_policy=RETRY,
+    tags=RUN_TAGS,
+)
+nightly_job = define_asset_job(
+    "nightly_full_test_suite",
+    selection=everything,
+    description="Ingest, dbt build with every test (reconciliations included), source freshness.",
+    config=RunConfig(ops={"jaffle_dbt_assets": DbtBuildConfig(full_test_suite=True)}),
+    op_retry_policy=RETRY,
+    tags=RUN_TAGS,
+)
+
+defs = Definitions(
+    assets=[*ingestion, jaffle_dbt_assets],
+    jobs=[hourly_job, nightly_job],
+    schedules=[
+        ScheduleDefinition(job=hourly_job, cron_schedule=HOURLY_CRON, execution_timezone="UTC"),
+        ScheduleDefinition(job=nightly_job, cron_schedule=NIGHTLY_CRON, execution_timezone="UTC"),
+    ],
+    # The dbt of this virtualenv, whether or not it is on PATH.
+    resources={"dbt": DbtCliResource(project_dir=jaffle_dbt, dbt_executable=DBT_EXECUTABLE)},
+)
