@@ -40,6 +40,7 @@ class Result:
     passed: bool
     samples: dict[str, list[float]] = field(default_factory=dict)
     notes: str = ""
+    ran_at: str = ""  # when this record was measured (a partial run keeps older records)
 
 
 def compare(
@@ -139,8 +140,10 @@ def write_results(
 
 def markdown_report(payload: dict[str, Any]) -> str:
     m = payload["machine"]
+    stamps = sorted({r.get("ran_at") or payload["ran_at"] for r in payload["scenarios"]})
+    when = stamps[0] if len(stamps) == 1 else f"between {stamps[0]} and {stamps[-1]}"
     lines = [
-        f"Ran {payload['ran_at']} ({payload['mode']} mode, {payload['scale_orders']:,} orders) "
+        f"Measured {when} ({payload['mode']} mode, {payload['scale_orders']:,} orders) "
         f"on {m['cpus']} CPUs, {m['processor']}, Python {m['python']}.",
         "",
         "| scenario | baseline | optimized | ratio | goal | met |",
@@ -164,6 +167,7 @@ def run(config: BenchConfig, only: list[str] | None = None) -> list[Result]:
         started = time.perf_counter()
         print(f"[bench] {scenario_id} ...", flush=True)
         result = function(config)
+        result.ran_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         print(
             f"[bench] {scenario_id}: {result.baseline} {result.baseline_median:,.3g} vs "
             f"{result.optimized} {result.optimized_median:,.3g} {result.unit} "
