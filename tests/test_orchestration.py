@@ -10,11 +10,13 @@ import pytest
 import yaml
 from dagster import AssetKey, DagsterInstance, RunConfig, materialize
 
+from ingestion import pipeline
 from ingestion import warehouse as warehouse_settings
 from ingestion.runlock import run_lock
 from orchestration.assets import IngestConfig, catalog_db_assets, jaffle_dbt_assets, shop_api_assets
 from orchestration.definitions import HOURLY_CRON, NIGHTLY_CRON, defs
 from tests.support import Warehouse, assert_orders_mart_matches_upstream
+from tests.test_pipeline_end_to_end import assert_raw_matches_upstream
 from upstream.process import UpstreamProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -109,3 +111,19 @@ def test_an_ingest_never_overlaps_a_run_of_the_same_pipeline(
 def _quiet_dagster(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
+
+
+def test_a_load_a_killed_run_left_pending_lands_once_under_dagster(
+    warehouse: Warehouse, upstream: UpstreamProcess
+) -> None:
+    """A run killed after extracting leaves a normalized package and its state; the next
+    materialization loads that package before extracting anew: nothing lost, nothing twice."""
+    killed = pipeline.make_pipeline("shop_api", warehouse.target)
+    killed.extract(pipeline.make_source("shop_api"))
+    killed.normalize()
+    assert killed.has_pending_data
+    upstream.advance(days=1)  # and the upstream moved on meanwhile
+
+    assert materialize([shop_api_assets], resources=resources()).success
+    assert not pipeline.make_pipeline("shop_api", warehouse.target).has_pending_data
+    assert_raw_matches_upstream(warehouse, upstream)
