@@ -6,3 +6,9 @@
 {% macro default__utc_timestamp(column_name) -%}
     ({{ column_name }} at time zone 'UTC')
 {%- endmacro %}
+
+{#- DuckDB: the same instant's UTC wall time by arithmetic. `at time zone` goes through ICU
+    row by row and costs ~20x more; on a wide staging view it dominated incremental builds. -#}
+{% macro duckdb__utc_timestamp(column_name) -%}
+    make_timestamp(epoch_us({{ column_name }}))
+{%- endmacro %}

@@ -1,0 +1,110 @@
+"""Batch sizes and memory: `make ingest` as a separate process, timed and its peak RSS read."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.runner import BenchConfig, Result, compare, median, scenario
+from bench.scenarios.ingestion import REALISTIC
+from upstream.process import UpstreamProcess
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PAGE_SIZES = (100, 250, 500, 1000)  # the API's maximum is 1000: the default
+MEMORY_GOAL_MIB = 1536
+
+
+@dataclass(frozen=True)
+class IngestRun:
+    seconds: float
+    peak_rss_mib: float
+
+
+def ingest_process(upstream: UpstreamProcess, source: str = "shop_api", **env: str) -> IngestRun:
+    """`python -m ingestion run` into a fresh DuckDB warehouse: wall time and peak RSS."""
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
+        environment = {
+            **os.environ,
+            "DBT_TARGET": "duckdb",
+            "DUCKDB_PATH": str(Path(scratch) / "warehouse.duckdb"),
+            "PIPELINES_DIR": str(Path(scratch) / "pipelines"),
+            "UPSTREAM_API_KEY": upstream.api_key,
+            "SOURCES__SHOP_API__BASE_URL": upstream.url,
+            "SOURCES__CATALOG_DB__CREDENTIALS": upstream.database_url,
+            **env,
+        }
+        command = [sys.executable, "-m", "ingestion", "run", "--source", source]
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            raise RuntimeError(f"ingest exited with {process.returncode}")
+        return IngestRun(seconds, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+
+
+@scenario("batch-size")
+def batch_size(config: BenchConfig) -> Result:
+    orders = min(config.scale, 5_000 if config.quick else 100_000)
+    runs: dict[int, list[IngestRun]] = {size: [] for size in PAGE_SIZES}
+    with UpstreamProcess(secrets.token_hex(16), "--orders", str(orders), *REALISTIC) as upstream:
+        for _ in range(config.repetitions):
+            for size in PAGE_SIZES:  # interleaved, so noise hits every size alike
+                runs[size].append(ingest_process(upstream, SOURCES__SHOP_API__PAGE_SIZE=str(size)))
+    curve = ", ".join(
+        f"{size}: {median([r.seconds for r in runs[size]]):.1f} s / "
+        f"{median([r.peak_rss_mib for r in runs[size]]):.0f} MiB"
+        for size in PAGE_SIZES
+    )
+    smallest, default = PAGE_SIZES[0], PAGE_SIZES[-1]
+    return compare(
+        "batch-size",
+        "Batch size: API page size, time and peak memory of make ingest",
+        f"the shop API source ({orders:,} orders) into DuckDB at 30-50 ms per request, page "
+        f"sizes {', '.join(map(str, PAGE_SIZES))} (the default, {default}, is the API's maximum)",
+        (f"{smallest} rows/page", f"{default} rows/page"),
+        ([r.seconds for r in runs[smallest]], [r.seconds for r in runs[default]]),
+        "s",
+        "the default is the fastest on the curve",
+        lower_is_better=True,
+        passed=lambda _: (
+            min(PAGE_SIZES, key=lambda s: median([r.seconds for r in runs[s]])) == default
+        ),
+        notes=f"curve (page size: time / peak RSS): {curve}",
+    )
+
+
+@scenario("memory")
+def memory(config: BenchConfig) -> Result:
+    large = min(config.scale, 20_000 if config.quick else 1_000_000)
+    small = large // 10
+    peaks: dict[int, list[float]] = {small: [], large: []}
+    unthrottled = ("--latency-ms", "0", "--jitter-ms", "0", "--rate-limit", "0")
+    for orders in (small, large):
+        args = ("--orders", str(orders), *unthrottled)
+        with UpstreamProcess(secrets.token_hex(16), *args) as upstream:
+            for _ in range(config.repetitions):
+                run = ingest_process(upstream, source="all", SOURCES__SHOP_API__RATE_LIMIT="1000")
+                peaks[orders].append(run.peak_rss_mib)
+    peak = median(peaks[large])
+    return compare(
+        "memory",
+        "Memory: peak RSS of make ingest as the data grows tenfold",
+        f"both sources into DuckDB, {small:,} vs {large:,} orders (every table grows with "
+        "them); streaming pages and chunks, no table held whole",
+        (f"{small:,} orders", f"{large:,} orders"),
+        (peaks[small], peaks[large]),
+        "MiB",
+        f"<= {MEMORY_GOAL_MIB} MiB at {large:,} orders, growing <= 1.5x for 10x the data",
+        lower_is_better=True,
+        passed=lambda ratio: peak <= MEMORY_GOAL_MIB and 1 / ratio <= 1.5,
+    )
