@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import dlt
 from dlt.common.destination import Destination
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("duckdb", "postgres")
@@ -34,11 +35,18 @@ def postgres_url() -> str:
     return f"postgresql://{user}:{password}@{host}:{port}/{database}"
 
 
+DUCKDB_LOAD_MEMORY = os.environ.get("DUCKDB_LOAD_MEMORY", "512MB")
+
+
 def destination(target: str) -> Destination:
     if target == "duckdb":
         path = duckdb_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(credentials=str(path))
+        credentials = DuckDbCredentials(str(path))
+        # DuckDB runs inside the ingest process: cap what its merges may hold in memory (it
+        # spills to disk beyond), or the process grows with the tables it merges into.
+        credentials.global_config = {"memory_limit": DUCKDB_LOAD_MEMORY}
+        return dlt.destinations.duckdb(credentials=credentials)
     if target == "postgres":
         return dlt.destinations.postgres(credentials=postgres_url())
     raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
