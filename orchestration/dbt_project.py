@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 # What the manifest is built from: when any of it is newer, the manifest is stale.
 DBT_SOURCES = ("models", "macros", "tests/dbt", "dbt_project.yml", "profiles.yml")
 
@@ -30,5 +33,10 @@ def prepare_manifest(project: DbtProject = jaffle_dbt) -> Path:
     """`dbt parse` when the manifest is missing or older than the project, so the asset graph
     Dagster loads is the project as it is (a stale manifest shows stale lineage)."""
     if manifest_is_stale(project):
-        project.preparer.prepare(project)
+        # This virtualenv's dbt, which need not be on PATH (dagster-dbt's preparer looks there).
+        subprocess.run(
+            [DBT_EXECUTABLE, "parse", "--quiet", "--target-path", str(project.target_path)],
+            cwd=project.project_dir,
+            check=True,
+        )
     return project.manifest_path

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from dagster import (
     AssetSelection,
     Backoff,
@@ -24,9 +21,8 @@ from orchestration.assets import (
     jaffle_dbt_assets,
     shop_api_assets,
 )
-from orchestration.dbt_project import jaffle_dbt
+from orchestration.dbt_project import DBT_EXECUTABLE, jaffle_dbt
 
-DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 HOURLY_CRON = "0 * * * *"
 NIGHTLY_CRON = "30 2 * * *"
 # Transient failures (an upstream outage, a warehouse restart) are retried, spaced out.

@@ -9,10 +9,12 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.runner import BenchConfig, Result, compare, median, scenario
 from bench.scenarios.ingestion import REALISTIC
+from bench.scenarios.warehouse import UNTHROTTLED
 from upstream.process import UpstreamProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +29,8 @@ class IngestRun:
 
 
 def ingest_process(upstream: UpstreamProcess, source: str = "shop_api", **env: str) -> IngestRun:
-    """`python -m ingestion run` into a fresh DuckDB warehouse: wall time and peak RSS."""
+    """`python -m ingestion run` into a fresh DuckDB warehouse, or the one `env` names
+    (DUCKDB_PATH, PIPELINES_DIR): wall time and peak RSS."""
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
         environment = {
             **os.environ,
@@ -107,4 +110,40 @@ def memory(config: BenchConfig) -> Result:
         f"<= {MEMORY_GOAL_MIB} MiB at {large:,} orders, growing <= 1.5x for 10x the data",
         lower_is_better=True,
         passed=lambda ratio: peak <= MEMORY_GOAL_MIB and 1 / ratio <= 1.5,
+    )
+
+
+@scenario("incremental-extraction")
+def incremental_extraction(config: BenchConfig) -> Result:
+    orders = min(config.scale, 20_000 if config.quick else 1_000_000)
+    # The history ends a week ago, so each repetition's `advance` is a day in the past.
+    start = datetime.now(UTC).date() - timedelta(days=90 + 7)
+    args = ("--orders", str(orders), "--start", start.isoformat(), *UNTHROTTLED)
+    full, incremental, changed = [], [], []
+    with UpstreamProcess(secrets.token_hex(16), *args) as upstream:
+        for _ in range(config.repetitions):
+            with tempfile.TemporaryDirectory(prefix="bench-incremental-") as scratch:
+                state = {
+                    "DUCKDB_PATH": str(Path(scratch) / "warehouse.duckdb"),
+                    "PIPELINES_DIR": str(Path(scratch) / "pipelines"),
+                    "SOURCES__SHOP_API__RATE_LIMIT": "1000",
+                }
+                full.append(ingest_process(upstream, **state).seconds)
+                changes = upstream.advance(days=1)
+                changed.append(
+                    changes["new_orders"] + changes["completed_orders"] + changes["returned_orders"]
+                )
+                incremental.append(ingest_process(upstream, **state).seconds)
+    share = median(changed) / orders
+    return compare(
+        "incremental-extraction",
+        "Incremental extraction: full load vs the next incremental run",
+        f"the shop API source into DuckDB, {orders:,} orders; the incremental run follows one "
+        f"upstream day ({share:.1%} of orders new or changed, plus items, customers, tweets)",
+        ("full", "incremental"),
+        (full, incremental),
+        "s",
+        "incremental <= 5% of full (>= 20x)",
+        lower_is_better=True,
+        passed=lambda ratio: ratio >= 20,
     )
