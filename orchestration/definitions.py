@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dagster import (
     AssetSelection,
     Backoff,
@@ -33,21 +35,29 @@ RUN_TAGS = {"jaffle/warehouse": warehouse.default_target()}
 ingestion = [shop_api_assets, catalog_db_assets]
 everything = AssetSelection.assets(*ingestion, jaffle_dbt_assets)
 
-hourly_job = define_asset_job(
+
+def ingest_and_build_job(name: str, description: str, full_test_suite: bool) -> Any:
+    return define_asset_job(
+        name,
+        selection=everything,
+        description=description,
+        config=RunConfig(
+            ops={"jaffle_dbt_assets": DbtBuildConfig(full_test_suite=full_test_suite)}
+        ),
+        op_retry_policy=RETRY,
+        tags=RUN_TAGS,
+    )
+
+
+hourly_job = ingest_and_build_job(
     "hourly_ingest_and_build",
-    selection=everything,
-    description="Incremental ingest of both sources, then dbt build without the singular tests.",
-    config=RunConfig(ops={"jaffle_dbt_assets": DbtBuildConfig(full_test_suite=False)}),
-    op_retry_policy=RETRY,
-    tags=RUN_TAGS,
+    "Incremental ingest of both sources, then dbt build without the singular tests.",
+    full_test_suite=False,
 )
-nightly_job = define_asset_job(
+nightly_job = ingest_and_build_job(
     "nightly_full_test_suite",
-    selection=everything,
-    description="Ingest, dbt build with every test (reconciliations included), source freshness.",
-    config=RunConfig(ops={"jaffle_dbt_assets": DbtBuildConfig(full_test_suite=True)}),
-    op_retry_policy=RETRY,
-    tags=RUN_TAGS,
+    "Ingest, dbt build with every test (reconciliations included), source freshness.",
+    full_test_suite=True,
 )
 
 defs = Definitions(

@@ -19,6 +19,7 @@ import duckdb
 
 from bench.plans import duckdb_row_groups
 from bench.runner import BenchConfig, Result, alternate, compare, median, scenario
+from bench.scenarios.ingestion import environment
 from ingestion import pipeline as ingestion_pipeline
 from upstream.process import UpstreamProcess
 
@@ -52,6 +53,11 @@ def dbt_run(database: Path, *args: str) -> float:
     return json.loads((target_path / "run_results.json").read_text())["elapsed_time"]
 
 
+def ingest_both() -> None:
+    for source in ingestion_pipeline.SOURCES:
+        ingestion_pipeline.run(source, "duckdb")
+
+
 @cache
 def loaded_warehouse(orders: int) -> tuple[Path, Path, dict[str, int]]:
     """A DuckDB warehouse built from `orders` orders, and a copy of it one upstream day
@@ -73,23 +79,13 @@ def loaded_warehouse(orders: int) -> tuple[Path, Path, dict[str, int]]:
             "SOURCES__SHOP_API__RATE_LIMIT": "1000",
             "SOURCES__CATALOG_DB__CREDENTIALS": upstream.database_url,
         }
-        saved = {name: os.environ.get(name) for name in env}
-        os.environ.update(env)
-        try:
-            for source in ingestion_pipeline.SOURCES:
-                ingestion_pipeline.run(source, "duckdb")
+        with environment(**env):
+            ingest_both()
             dbt_run(database)
             built = scratch / "built.duckdb"
             shutil.copy(database, built)
             changes = upstream.advance(days=1)
-            for source in ingestion_pipeline.SOURCES:
-                ingestion_pipeline.run(source, "duckdb")
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+            ingest_both()
     changed = scratch / "changed.duckdb"
     shutil.move(database, changed)
     return built, changed, changes
