@@ -8,25 +8,7 @@ order_items as (
 
 products as (
 
-    select * from {{ ref('stg_shop__products') }}
-
-),
-
-supplies as (
-
-    select * from {{ ref('stg_catalog__supplies') }}
-
-),
-
-product_supply_costs as (
-
-    select
-        product_id,
-        sum(supply_cost) as supply_cost
-
-    from supplies
-
-    group by product_id
+    select * from {{ ref('int_products_costed') }}
 
 ),
 
@@ -41,7 +23,7 @@ final as (
         products.is_food_item,
         products.is_drink_item,
         order_items.item_price,
-        cast(coalesce(product_supply_costs.supply_cost, 0) as decimal(16, 2)) as supply_cost,
+        cast(coalesce(products.supply_cost, 0) as decimal(16, 2)) as supply_cost,
         order_items.added_at,
         order_items.loaded_at
 
@@ -49,9 +31,6 @@ final as (
 
     left join products
         on order_items.product_id = products.product_id
-
-    left join product_supply_costs
-        on order_items.product_id = product_supply_costs.product_id
 
 )
 

@@ -2,52 +2,26 @@ with
 
 products as (
 
-    select * from {{ ref('stg_shop__products') }}
-
-),
-
-supplies as (
-
-    select * from {{ ref('stg_catalog__supplies') }}
-
-),
-
-product_supply_costs as (
-
-    select
-        product_id,
-        sum(supply_cost) as supply_cost,
-        count(*) as supply_count
-
-    from supplies
-
-    group by product_id
+    select * from {{ ref('int_products_costed') }}
 
 ),
 
 final as (
 
     select
-        products.product_id,
-        products.product_name,
-        products.product_type,
-        products.product_description,
-        products.is_food_item,
-        products.is_drink_item,
-        products.product_price,
-        cast(coalesce(product_supply_costs.supply_cost, 0) as decimal(16, 2)) as supply_cost,
-        cast(
-            products.product_price - coalesce(product_supply_costs.supply_cost, 0)
-            as decimal(16, 2)
-        ) as unit_margin,
-        {{ dbt.cast('coalesce(product_supply_costs.supply_count, 0)', dbt.type_int()) }}
-            as supply_count,
-        products.updated_at
+        product_id,
+        product_name,
+        product_type,
+        product_description,
+        is_food_item,
+        is_drink_item,
+        product_price,
+        supply_cost,
+        cast(product_price - supply_cost as decimal(16, 2)) as unit_margin,
+        supply_count,
+        updated_at
 
     from products
-
-    left join product_supply_costs
-        on products.product_id = product_supply_costs.product_id
 
 )
 
