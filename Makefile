@@ -4,9 +4,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-# Warehouse for ingest/build: duckdb (default) or postgres.
+# Warehouse for ingest/build: duckdb (default), postgres, or lake (DuckDB, facts as Parquet).
 TARGET ?= duckdb
 export DBT_TARGET := $(TARGET)
+# Lake mode's Parquet files; DuckDB creates a model's directory, not the root above it.
+export LAKE_ROOT ?= warehouse/lake
 DAGSTER_PORT ?= 3000
 
 .PHONY: help setup demo upstream ingest build orchestrate test lint format bench lock clean
@@ -33,6 +35,7 @@ ingest: setup  ## extract incrementally from the upstream into TARGET's raw data
 	$(BIN)/python -m ingestion run --target $(TARGET)
 
 build: setup  ## dbt build (models and tests) on TARGET
+	$(if $(filter lake,$(TARGET)),mkdir -p $(LAKE_ROOT))
 	$(BIN)/dbt build --target $(TARGET)
 
 orchestrate: setup  ## Dagster UI on 127.0.0.1:$(DAGSTER_PORT): assets, schedules (Ctrl-C stops it all)

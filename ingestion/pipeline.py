@@ -24,6 +24,7 @@ API_KEY_ENV = "UPSTREAM_API_KEY"
 
 
 def make_pipeline(source_name: str, target: str) -> dlt.Pipeline:
+    target = warehouse.loading_target(target)
     return dlt.pipeline(
         pipeline_name=f"{source_name}_{target}",
         destination=warehouse.destination(target),
@@ -72,6 +73,7 @@ def run(
     """
     if (start or end) and (full_refresh or backfill_days):
         raise ValueError("a --start/--end window goes with neither --full-refresh nor a backfill")
+    target = warehouse.loading_target(target)
     pipeline = make_pipeline(source_name, target)
     lock = warehouse.pipelines_dir() / f"{pipeline.pipeline_name}.lock"
     total: RunSummary | None = None

@@ -11,12 +11,20 @@ from dlt.common.destination import Destination
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ("duckdb", "postgres")
+TARGETS = ("duckdb", "postgres", "lake")
 RAW_DATASET = "raw"
 
 
 def default_target() -> str:
     return os.environ.get("DBT_TARGET", "duckdb")
+
+
+def loading_target(target: str) -> str:
+    """The warehouse a target's raw layer lives in: dbt's `lake` target writes its facts as
+    Parquet files but reads raw tables from the DuckDB file, so it loads like `duckdb`."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
+    return "duckdb" if target == "lake" else target
 
 
 def duckdb_path() -> Path:

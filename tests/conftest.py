@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +11,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tests.support import FAST_UPSTREAM, Warehouse, history_start, postgres_admin_dsn
+from bench.databases import postgres_admin_dsn, scratch_postgres_database
+from tests.support import FAST_UPSTREAM, Warehouse, history_start
 from upstream.process import UpstreamProcess
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -49,17 +49,8 @@ def require(service: str, unavailable_reason: str | None) -> None:
 def postgres_database(prefix: str) -> Iterator[str]:
     """A fresh PostgreSQL database, dropped afterwards."""
     require("PostgreSQL", postgres_unavailable_reason())
-    database = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(postgres_admin_dsn())
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'create database "{database}"')
-    try:
+    with scratch_postgres_database(prefix) as database:
         yield database
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'drop database if exists "{database}" with (force)')
-        admin.close()
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])

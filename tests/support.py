@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,15 +19,6 @@ from upstream.process import UpstreamProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT = str(Path(sys.executable).with_name("dbt"))
-
-
-def postgres_admin_dsn() -> str:
-    return (
-        f"host={os.environ.get('POSTGRES_HOST', '127.0.0.1')} "
-        f"port={os.environ.get('POSTGRES_PORT', '5432')} "
-        f"user={os.environ.get('POSTGRES_USER', 'postgres')} "
-        f"password={os.environ.get('POSTGRES_PASSWORD', 'postgres')} dbname=postgres"
-    )
 
 
 @dataclass
@@ -54,13 +44,14 @@ class Warehouse:
         )
         return rows[0][0] > 0
 
-    def dbt(self, *args: str) -> None:
-        """Run a dbt command on this target from the repository root; fail on any error."""
+    def dbt(self, *args: str, target: str | None = None) -> None:
+        """Run a dbt command on this target (or `target`, e.g. `lake` over this DuckDB file)
+        from the repository root; fail on any error."""
         # A separate process, as a user runs it: dbt-duckdb keeps its database open in-process.
-        command = [DBT, *args, "--target", self.target]
+        command = [DBT, *args, "--target", target or self.target]
         result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
         assert result.returncode == 0, (
-            f"dbt {' '.join(args)} failed on {self.target}:\n{result.stdout[-4000:]}"
+            f"dbt {' '.join(args)} failed on {target or self.target}:\n{result.stdout[-4000:]}"
         )
 
 

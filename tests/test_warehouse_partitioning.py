@@ -1,5 +1,6 @@
 """`partition_by` and `cluster_by` take effect: a one-day query on the orders mart reads one
-partition on PostgreSQL and skips most row groups on DuckDB, asserted from the plans."""
+partition on PostgreSQL, skips most row groups on DuckDB, and opens one day's Parquet files in
+lake mode, asserted from the plans."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.plans import duckdb_row_groups, postgres_scanned_relations
+from bench.plans import (
+    FileScan,
+    duckdb_files_read,
+    duckdb_row_groups,
+    postgres_scanned_relations,
+)
 from ingestion import pipeline
 from ingestion import warehouse as warehouse_settings
 from tests.support import FAST_UPSTREAM, Warehouse, history_start
@@ -39,7 +45,7 @@ def build_orders(warehouse: Warehouse) -> str:
 
 
 def test_one_day_query_prunes_the_rest(
-    warehouse: Warehouse, upstream: UpstreamProcess, tmp_path: Path
+    warehouse: Warehouse, upstream: UpstreamProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     day = build_orders(warehouse)
     one_day = f"select count(*) from analytics.orders where order_date = date '{day}'"
@@ -64,3 +70,14 @@ def test_one_day_query_prunes_the_rest(
     assert pruned.total == unpruned.total
     # A day's orders sit in one row group, or two where it straddles a boundary.
     assert pruned.scanned <= 2, f"read {pruned.scanned} of {pruned.total} row groups"
+
+    # Lake mode over the same raw tables: the facts as hive-partitioned Parquet, a day each.
+    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
+    (tmp_path / "lake").mkdir()
+    warehouse.dbt("run", "--select", "+orders", target="lake")
+    days = len(list((tmp_path / "lake" / "orders").glob("order_date=*")))
+    lake_day = one_day.replace("analytics.", "lake.")
+    assert duckdb_files_read(database, lake_day, tmp_path / "lake.json") == FileScan(1, days)
+    assert warehouse.query(lake_day) == warehouse.query(one_day)
+    totals = "select count(*), sum(order_total), max(updated_at) from {}.orders"
+    assert warehouse.query(totals.format("lake")) == warehouse.query(totals.format("analytics"))

@@ -1,3 +1,3 @@
 """Benchmark scenarios; importing this package registers them all."""
 
-from bench.scenarios import ingestion, loading, upstream, warehouse  # noqa: F401
+from bench.scenarios import ingestion, loading, pruning, upstream, warehouse  # noqa: F401

@@ -1,4 +1,4 @@
-"""The dbt layer: incremental builds vs full rebuilds, and what partitioning saves a query."""
+"""The dbt layer: incremental builds vs full rebuilds, on a warehouse loaded once."""
 
 from __future__ import annotations
 
@@ -10,15 +10,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-import duckdb
-
-from bench.plans import duckdb_row_groups
-from bench.runner import BenchConfig, Result, alternate, compare, median, scenario
+from bench.runner import BenchConfig, Result, alternate, compare, scenario
 from bench.scenarios.ingestion import environment
 from ingestion import pipeline as ingestion_pipeline
 from upstream.process import UpstreamProcess
@@ -34,17 +30,15 @@ def warehouse_orders(config: BenchConfig) -> int:
     return min(config.scale, 30_000 if config.quick else 1_000_000)
 
 
-def dbt_env(database: Path) -> dict[str, str]:
-    return {**os.environ, "DBT_TARGET": "duckdb", "DUCKDB_PATH": str(database)}
-
-
-def dbt_run(database: Path, *args: str) -> float:
-    """Seconds dbt spent running models (from run_results.json; startup and parsing aside)."""
+def dbt_run(database: Path, *args: str, target: str = "duckdb") -> float:
+    """Seconds dbt spent running models (from run_results.json; startup and parsing aside),
+    on the DuckDB file `database` (`target` duckdb or lake) or on PostgreSQL as the
+    environment configures it (dbt's files go beside `database` either way)."""
     target_path = database.parent / "dbt-target"
     result = subprocess.run(
-        [DBT, "run", "--quiet", "--target-path", str(target_path), *args],
+        [DBT, "run", "--quiet", "--target", target, "--target-path", str(target_path), *args],
         cwd=REPO_ROOT,
-        env=dbt_env(database),
+        env={**os.environ, "DUCKDB_PATH": str(database)},
         capture_output=True,
         text=True,
     )
@@ -53,9 +47,25 @@ def dbt_run(database: Path, *args: str) -> float:
     return json.loads((target_path / "run_results.json").read_text())["elapsed_time"]
 
 
-def ingest_both() -> None:
+def ingest_both(target: str = "duckdb") -> None:
     for source in ingestion_pipeline.SOURCES:
-        ingestion_pipeline.run(source, "duckdb")
+        ingestion_pipeline.run(source, target)
+
+
+def history_args(orders: int) -> tuple[str, ...]:
+    """The upstream of the warehouse scenarios. Its history ends three days ago: the day
+    `advance` adds is in the past, as dbt's microbatch models need."""
+    start = datetime.now(UTC).date() - timedelta(days=HISTORY_DAYS + 3)
+    return ("--orders", str(orders), "--start", start.isoformat(), *UNTHROTTLED)
+
+
+def upstream_env(upstream: UpstreamProcess) -> dict[str, str]:
+    return {
+        "UPSTREAM_API_KEY": upstream.api_key,
+        "SOURCES__SHOP_API__BASE_URL": upstream.url,
+        "SOURCES__SHOP_API__RATE_LIMIT": "1000",
+        "SOURCES__CATALOG_DB__CREDENTIALS": upstream.database_url,
+    }
 
 
 @cache
@@ -65,19 +75,12 @@ def loaded_warehouse(orders: int) -> tuple[Path, Path, dict[str, int]]:
     scratch = Path(tempfile.mkdtemp(prefix="bench-warehouse-"))
     atexit.register(shutil.rmtree, scratch, True)
     database = scratch / "warehouse.duckdb"
-    # The history ends three days ago: the day `advance` adds is in the past, as dbt's
-    # microbatch models need.
-    start = datetime.now(UTC).date() - timedelta(days=HISTORY_DAYS + 3)
-    args = ("--orders", str(orders), "--start", start.isoformat(), *UNTHROTTLED)
-    with UpstreamProcess(secrets.token_hex(16), *args) as upstream:
+    with UpstreamProcess(secrets.token_hex(16), *history_args(orders)) as upstream:
         env = {
             "DBT_TARGET": "duckdb",
             "DUCKDB_PATH": str(database),
             "PIPELINES_DIR": str(scratch / "pipelines"),
-            "UPSTREAM_API_KEY": upstream.api_key,
-            "SOURCES__SHOP_API__BASE_URL": upstream.url,
-            "SOURCES__SHOP_API__RATE_LIMIT": "1000",
-            "SOURCES__CATALOG_DB__CREDENTIALS": upstream.database_url,
+            **upstream_env(upstream),
         }
         with environment(**env):
             ingest_both()
@@ -116,52 +119,4 @@ def transforms_incremental(config: BenchConfig) -> Result:
         ">= 2x",
         lower_is_better=True,
         passed=lambda r: r >= 2,
-    )
-
-
-@scenario("partition-pruning")
-def partition_pruning(config: BenchConfig) -> Result:
-    orders = warehouse_orders(config)
-    built, _, _ = loaded_warehouse(orders)
-    scratch = built.parent / "pruning"
-    scratch.mkdir(exist_ok=True)
-    database = scratch / "warehouse.duckdb"
-    shutil.copy(built, database)
-    with duckdb.connect(str(database)) as conn:
-        # What dbt-duckdb writes when it ignores `partition_by`: rows in whatever order the
-        # query yields; here key order, the order a merge-maintained table drifts to.
-        conn.execute(
-            "create table analytics.orders_unclustered as "
-            "select * from analytics.orders order by order_id"
-        )
-        (day,) = conn.execute(
-            "select cast(order_date as varchar) from analytics.orders "
-            f"order by order_date limit 1 offset {orders // 2}"
-        ).fetchone()
-    query = "select count(*), sum(order_total) from analytics.{} where order_date = date '{}'"
-    samples: dict[str, list[float]] = {"orders_unclustered": [], "orders": []}
-    seconds: dict[str, list[float]] = {"orders_unclustered": [], "orders": []}
-    for _ in range(config.repetitions):
-        for table in samples:
-            started = time.perf_counter()
-            scan = duckdb_row_groups(database, query.format(table, day), scratch / "p.json")
-            seconds[table].append(time.perf_counter() - started)
-            samples[table].append(scan.scanned)
-    total = scan.total
-    return compare(
-        "partition-pruning",
-        "Partition pruning: one-day query on the orders mart (DuckDB)",
-        f"row groups read by `where order_date = <one day>` on {orders:,} orders "
-        f"({total} row groups): as dbt-duckdb writes it vs written in partition_by/cluster_by "
-        "order",
-        ("unclustered", "clustered"),
-        (samples["orders_unclustered"], samples["orders"]),
-        "row groups",
-        f">= {max(2, total // 2)}x fewer row groups",
-        lower_is_better=True,
-        passed=lambda r: r >= max(2, total // 2),
-        notes=(
-            f"query time {median(seconds['orders_unclustered']) * 1000:.0f} ms unclustered vs "
-            f"{median(seconds['orders']) * 1000:.0f} ms clustered (with profiling on)"
-        ),
     )

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=fact_materialization('incremental'),
         unique_key='order_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
