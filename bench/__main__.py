@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--scale N] [--only ID ...]`"""
+"""`python -m bench [--quick] [--scale N] [--only ID ...] [--peers]`"""
 
 from __future__ import annotations
 
@@ -17,11 +17,15 @@ def main() -> int:
     parser.add_argument("--scale", type=int, help="orders in the upstream (default 1M, quick 50k)")
     parser.add_argument("--repetitions", type=int, help="runs of each side (default 3, quick 1)")
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="scenario ids")
+    parser.add_argument(
+        "--peers", action="store_true", help="also run peers, installed in .venv-peers"
+    )
     args = parser.parse_args()
     config = BenchConfig(
         quick=args.quick,
         scale=args.scale or (50_000 if args.quick else 1_000_000),
         repetitions=args.repetitions or (1 if args.quick else 3),
+        peers=args.peers,
     )
     results = run(config, args.only)
     json_path, report_path = write_results(config, results, partial=bool(args.only))

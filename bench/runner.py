@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.charts import write_charts
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -21,6 +23,7 @@ class BenchConfig:
     quick: bool
     scale: int  # orders in the upstream's history
     repetitions: int
+    peers: bool = False  # run the opt-in peer comparisons (they install other tools)
 
 
 @dataclass
@@ -41,6 +44,9 @@ class Result:
     samples: dict[str, list[float]] = field(default_factory=dict)
     notes: str = ""
     ran_at: str = ""  # when this record was measured (a partial run keeps older records)
+    # A scenario measured along a parameter: {"x": name, "y": [names], "points": [{...}],
+    # "chosen": the default's x}; charted as a curve instead of two bars.
+    curve: dict[str, Any] = field(default_factory=dict)
 
 
 def compare(
@@ -54,6 +60,7 @@ def compare(
     lower_is_better: bool,
     passed: Callable[[float], bool],
     notes: str = "",
+    curve: dict[str, Any] | None = None,
 ) -> Result:
     """A record from both sides' samples: medians, and the ratio the optimization achieves
     (`passed` judges that ratio)."""
@@ -73,16 +80,20 @@ def compare(
         passed=passed(ratio),
         samples={"baseline": base, "optimized": opt},
         notes=notes,
+        curve=curve or {},
     )
 
 
 Scenario = Callable[[BenchConfig], Result]
 SCENARIOS: dict[str, Scenario] = {}
+OPT_IN: set[str] = set()  # run only with `--peers` (or named in `--only`)
 
 
-def scenario(scenario_id: str) -> Callable[[Scenario], Scenario]:
+def scenario(scenario_id: str, opt_in: bool = False) -> Callable[[Scenario], Scenario]:
     def register(function: Scenario) -> Scenario:
         SCENARIOS[scenario_id] = function
+        if opt_in:
+            OPT_IN.add(scenario_id)
         return function
 
     return register
@@ -133,12 +144,13 @@ def write_results(
         "scenarios": records,
     }
     json_path.write_text(json.dumps(payload, indent=2) + "\n")
+    charts = write_charts(payload, RESULTS_DIR / f"{name}-charts")
     report_path = RESULTS_DIR / f"{name}.md"
-    report_path.write_text(markdown_report(payload) + "\n")
+    report_path.write_text(markdown_report(payload, charts) + "\n")
     return json_path, report_path
 
 
-def markdown_report(payload: dict[str, Any]) -> str:
+def markdown_report(payload: dict[str, Any], charts: list[Path] | None = None) -> str:
     m = payload["machine"]
     stamps = sorted({r.get("ran_at") or payload["ran_at"] for r in payload["scenarios"]})
     when = stamps[0] if len(stamps) == 1 else f"between {stamps[0]} and {stamps[-1]}"
@@ -156,13 +168,18 @@ def markdown_report(payload: dict[str, Any]) -> str:
             f"| {r['ratio']:.2f}x | {r['goal']} | {'yes' if r['passed'] else 'no'} |"
         )
     notes = [f"- {r['title']}: {r['notes']}" for r in payload["scenarios"] if r["notes"]]
-    return "\n".join(lines + (["", *notes] if notes else []))
+    images = [f"![{path.stem}]({path.parent.name}/{path.name})" for path in charts or []]
+    return "\n".join(
+        lines + (["", *notes] if notes else []) + (["", "Charts:", "", *images] if images else [])
+    )
 
 
 def run(config: BenchConfig, only: list[str] | None = None) -> list[Result]:
     results = []
     for scenario_id, function in SCENARIOS.items():
         if only and scenario_id not in only:
+            continue
+        if not only and scenario_id in OPT_IN and not config.peers:
             continue
         started = time.perf_counter()
         print(f"[bench] {scenario_id} ...", flush=True)

@@ -200,3 +200,87 @@ def rate_limit(config: BenchConfig) -> Result:
         passed=lambda r: median(opt) >= 90 and opt_429 < 1,
         notes=f"429s: {base_429:.1f}% of requests retrying on 429 only, {opt_429:.1f}% paced",
     )
+
+
+@scenario("skew")
+def skew(config: BenchConfig) -> Result:
+    orders = min(config.scale, 20_000 if config.quick else 200_000)
+    # The default history has a sale day with 20x the volume of a normal day.
+    with UpstreamProcess(secrets.token_hex(16), "--orders", str(orders), *REALISTIC) as upstream:
+
+        def extract(balanced: bool) -> float:
+            return timed_in_fresh_warehouse(
+                extract_only(("orders",)),
+                **shop_api_env(upstream, 8),
+                SOURCES__SHOP_API__BALANCED_SLICES=str(balanced).lower(),
+            )
+
+        base, opt = alternate(config.repetitions, lambda: extract(False), lambda: extract(True))
+    return compare(
+        "skew",
+        "Skew: calendar slices vs volume-balanced slices",
+        f"extracting orders ({orders:,}, cursor pagination) with 8 workers at 30-50 ms per "
+        "request, the history holding a sale day with 20x a normal day's orders: the range cut "
+        "in 8 even calendar slices vs slices that split where the data is dense",
+        ("calendar slices", "balanced slices"),
+        (base, opt),
+        "s",
+        ">= 1.5x",
+        lower_is_better=True,
+        passed=lambda r: r >= 1.5,
+    )
+
+
+SLOW_CHANGING = ("products", "stores")
+
+
+@scenario("caching")
+def caching(config: BenchConfig) -> Result:
+    """The second of two runs over the slow-changing endpoints, which have not changed."""
+    headers: dict[str, str] = {}
+    sent: dict[bool, list[dict[str, int]]] = {False: [], True: []}
+    with UpstreamProcess(secrets.token_hex(16), "--orders", "2000", *REALISTIC) as upstream:
+        headers["Authorization"] = f"Bearer {upstream.api_key}"
+
+        def run_twice(conditional: bool) -> float:
+            def second_run_seconds() -> float:
+                pipe = ingestion_pipeline.make_pipeline("shop_api", "duckdb")
+                source = ingestion_pipeline.make_source("shop_api")
+                pipe.run(source.with_resources(*SLOW_CHANGING), loader_file_format="parquet")
+                httpx.post(f"{upstream.url}/admin/counters/reset", headers=headers)
+                started = time.perf_counter()
+                source = ingestion_pipeline.make_source("shop_api")
+                pipe.run(source.with_resources(*SLOW_CHANGING), loader_file_format="parquet")
+                seconds = time.perf_counter() - started
+                counters = httpx.get(f"{upstream.url}/admin/counters", headers=headers).json()
+                sent[conditional].append(counters)
+                return seconds
+
+            result: list[float] = []
+            timed_in_fresh_warehouse(
+                lambda: result.append(second_run_seconds()),
+                **shop_api_env(upstream, 8),
+                SOURCES__SHOP_API__CONDITIONAL_REQUESTS=str(conditional).lower(),
+            )
+            return result[0]
+
+        base, opt = alternate(config.repetitions, lambda: run_twice(False), lambda: run_twice(True))
+    plain, cached = sent[False][-1], sent[True][-1]
+    return compare(
+        "caching",
+        "Caching: second run over unchanged endpoints, with and without conditional requests",
+        f"a second run of the slow-changing endpoints ({', '.join(SLOW_CHANGING)}) into DuckDB "
+        "at 30-50 ms per request, nothing changed upstream: plain GETs vs If-None-Match with "
+        "the ETags kept in dlt's resource state",
+        ("plain GET", "If-None-Match"),
+        (base, opt),
+        "s",
+        "no rows re-sent, >= 1.5x",
+        lower_is_better=True,
+        passed=lambda r: r >= 1.5 and cached["rows_sent"] == 0,
+        notes=(
+            f"plain: {plain['rows_sent']} rows, {plain['bytes_sent']:,} bytes re-sent; "
+            f"conditional: {cached['not_modified_304']} x 304, {cached['rows_sent']} rows, "
+            f"{cached['bytes_sent']:,} bytes"
+        ),
+    )

@@ -83,6 +83,19 @@ def batch_size(config: BenchConfig) -> Result:
             min(PAGE_SIZES, key=lambda s: median([r.seconds for r in runs[s]])) == default
         ),
         notes=f"curve (page size: time / peak RSS): {curve}",
+        curve={
+            "x": "rows per page",
+            "y": ["seconds", "peak RSS (MiB)"],
+            "points": [
+                {
+                    "rows per page": size,
+                    "seconds": median([r.seconds for r in runs[size]]),
+                    "peak RSS (MiB)": median([r.peak_rss_mib for r in runs[size]]),
+                }
+                for size in PAGE_SIZES
+            ],
+            "chosen": default,
+        },
     )
 
 
@@ -147,3 +160,106 @@ def incremental_extraction(config: BenchConfig) -> Result:
         lower_is_better=True,
         passed=lambda ratio: ratio >= 20,
     )
+
+
+@dataclass(frozen=True)
+class LoaderSetting:
+    """One dlt setting walked along a curve by `make ingest` runs."""
+
+    id: str
+    title: str
+    env: str  # dlt's environment variable for it
+    label: str  # what its values mean, the curve's x axis
+    values: tuple[int, ...]
+    chosen: int  # the value this project runs with (.dlt/config.toml or dlt's default)
+
+
+# A file_max_items this large never rotates: one file per table and run, dlt's default.
+NO_ROTATION = 10_000_000
+LOADER_SETTINGS = (
+    LoaderSetting(
+        "buffer-size",
+        "Batch size: rows dlt buffers per writer before writing, time and peak memory",
+        "DATA_WRITER__BUFFER_MAX_ITEMS",
+        "rows buffered per writer",
+        (1_000, 5_000, 20_000, 100_000),
+        5_000,
+    ),
+    LoaderSetting(
+        "file-size",
+        "Batch size: rows per load file (rotation), time and peak memory",
+        "DATA_WRITER__FILE_MAX_ITEMS",
+        "rows per file (10M: no rotation)",
+        (20_000, 100_000, 500_000, NO_ROTATION),
+        NO_ROTATION,
+    ),
+    LoaderSetting(
+        "load-workers",
+        "Load workers: files loaded in parallel, time and peak memory",
+        "LOAD__WORKERS",
+        "load workers",
+        (1, 4, 20),
+        20,
+    ),
+)
+
+
+def loader_curve(setting: LoaderSetting, config: BenchConfig) -> Result:
+    orders = min(config.scale, 5_000 if config.quick else 200_000)
+    # Quick mode checks the scenario runs: the chosen value and one other.
+    values = (setting.values[0], setting.chosen) if config.quick else setting.values
+    runs: dict[int, list[IngestRun]] = {value: [] for value in values}
+    with UpstreamProcess(secrets.token_hex(16), "--orders", str(orders), *UNTHROTTLED) as upstream:
+        for _ in range(config.repetitions):
+            for value in values:  # interleaved, so noise hits every value alike
+                runs[value].append(
+                    ingest_process(
+                        upstream,
+                        source="all",
+                        SOURCES__SHOP_API__RATE_LIMIT="1000",
+                        **{setting.env: str(value)},
+                    )
+                )
+    points = [
+        {
+            setting.label: value,
+            "seconds": median([r.seconds for r in runs[value]]),
+            "peak RSS (MiB)": median([r.peak_rss_mib for r in runs[value]]),
+        }
+        for value in values
+    ]
+    fastest = min(points, key=lambda p: p["seconds"])
+    chosen = next(p for p in points if p[setting.label] == setting.chosen)
+    others = [v for v in values if v != setting.chosen]
+    slowest = max((p for p in points if p[setting.label] in others), key=lambda p: p["seconds"])
+    return compare(
+        setting.id,
+        setting.title,
+        f"`make ingest` (both sources, {orders:,} orders, no API latency) into DuckDB at "
+        f"{setting.env}={', '.join(map(str, values))}; this project runs "
+        f"{setting.chosen}",
+        (f"{slowest[setting.label]:,} (slowest other)", f"{setting.chosen:,} (chosen)"),
+        (
+            [r.seconds for r in runs[slowest[setting.label]]],
+            [r.seconds for r in runs[setting.chosen]],
+        ),
+        "s",
+        "the chosen value within 10% of the fastest on the curve",
+        lower_is_better=True,
+        passed=lambda _: chosen["seconds"] <= 1.1 * fastest["seconds"],
+        notes="curve (value: time / peak RSS): "
+        + ", ".join(
+            f"{p[setting.label]:,}: {p['seconds']:.1f} s / {p['peak RSS (MiB)']:.0f} MiB"
+            for p in points
+        ),
+        curve={
+            "x": setting.label,
+            "y": ["seconds", "peak RSS (MiB)"],
+            "points": points,
+            "chosen": setting.chosen,
+        },
+    )
+
+
+for _setting in LOADER_SETTINGS:
+    scenario(_setting.id)(lambda config, setting=_setting: loader_curve(setting, config))

@@ -69,6 +69,7 @@ def endpoint_resource(
     lag_seconds: float,
     backfill_days: float,
     window: Window | None,
+    conditional_requests: bool = True,
 ) -> DltResource:
     converter = PageConverter(spec.name, spec.primary_key, spec.columns)
     counts = {"pages": 0, "new_rows": 0, "rejected_rows": 0}
@@ -111,7 +112,9 @@ def endpoint_resource(
         @dlt.resource(**hints)
         def whole() -> Iterator[Any]:
             etag = dlt.current.resource_state().setdefault("etag", {})
-            yield from loadable(fetcher.offset_pages(spec, {}, etag))
+            yield from loadable(
+                fetcher.offset_pages(spec, {}, etag if conditional_requests else None)
+            )
             record_metrics()
 
         return whole
@@ -170,11 +173,15 @@ def shop_api(
     timeout_seconds: float = 30.0,
     backfill_days: float = 0.0,
     pace_requests: bool = True,
+    conditional_requests: bool = True,
+    balanced_slices: bool = True,
     start: str | None = None,
     end: str | None = None,
 ) -> list[DltResource]:
     """Every endpoint of the platform's API, extracted concurrently at its rate limit;
-    with `start`/`end` (ISO), just the rows changed in that window (see `ingestion.window`)."""
+    with `start`/`end` (ISO), just the rows changed in that window (see `ingestion.window`).
+    `pace_requests`, `conditional_requests` and `balanced_slices` switch off what the
+    benchmarks compare against (pacing, ETags, volume-balanced cursor slices)."""
     window = Window.parse(start, end)
     session = PacedSession(
         SOURCE_NAME,
@@ -187,9 +194,15 @@ def shop_api(
     )
     client = RESTClient(base_url=base_url, auth=BearerTokenAuth(api_key), session=session)
     fetcher = ShopApiFetcher(
-        client, {"response": [raise_for_upstream_status]}, max_concurrency, page_size
+        client,
+        {"response": [raise_for_upstream_status]},
+        max_concurrency,
+        page_size,
+        balanced_slices=balanced_slices,
     )
     return [
-        endpoint_resource(spec, fetcher, session, lag_seconds, backfill_days, window)
+        endpoint_resource(
+            spec, fetcher, session, lag_seconds, backfill_days, window, conditional_requests
+        )
         for spec in ENDPOINTS
     ]

@@ -6,7 +6,7 @@
   each page a slice estimates, from the time span that page covered, how many pages it has
   left, and if that is more than a couple it hands the second half of its range to a new
   task. A sale-day spike thus ends up cut finer than a quiet week, and no worker is left with
-  the one slow slice.
+  the one slow slice. (`balanced_slices=False` keeps the even calendar cuts, for comparison.)
 
 All requests go through the source's `PacedSession` (pacing, retries, validation).
 """
@@ -54,6 +54,7 @@ class ShopApiFetcher:
     hooks: dict[str, Any]
     workers: int
     page_size: int
+    balanced_slices: bool = True
 
     def get(self, spec: EndpointSpec, params: dict[str, Any], headers: dict | None = None) -> Any:
         return self.client.get(f"/v1/{spec.name}", params=params, headers=headers, hooks=self.hooks)
@@ -157,7 +158,8 @@ class ShopApiFetcher:
             first, last = min(times), max(times)
             span = max(last - first, timedelta(microseconds=1))
             pages_left = (before - last) / span
-            if pages_left > SPLIT_ABOVE_PAGES and before - last > 2 * MIN_SLICE:
+            splittable = before - last > 2 * MIN_SLICE
+            if self.balanced_slices and pages_left > SPLIT_ABOVE_PAGES and splittable:
                 middle = last + (before - last) / 2
                 return rows, [
                     self._slice(spec, since, middle, body["next_cursor"]),
