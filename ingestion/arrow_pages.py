@@ -1,13 +1,14 @@
 """API pages as Arrow tables, with rows that cannot be loaded split off with a reason.
 
-Arrow lets dlt skip row-by-row normalization: pages go to Parquet for DuckDB and CSV (COPY)
-for PostgreSQL as columns. Declared columns are a contract: a row without its primary key, or
-with a value that does not fit its column's type (a timestamp that does not parse, text in a
-number column), is not loaded into the table: it goes to `<table>__rejected` with the reason
-and the row as JSON, so nothing is dropped silently. A field the upstream starts sending is
-inferred and kept (schema evolution), and logged once; if its type later changes, the values
-of the new type go to a variant column `<field>__v_<type>`, as dlt does for JSON rows, with a
-log line: never coerced, and never a load that fails after the cursor moved.
+Arrow lets dlt skip row-by-row normalization: pages go to Parquet as columns, which DuckDB
+reads natively and dlt copies into PostgreSQL through ADBC. Declared columns are a contract:
+a row without its primary key, or with a value that does not fit its column's type (a
+timestamp that does not parse, text in a number column), is not loaded into the table: it
+goes to `<table>__rejected` with the reason and the row as JSON, so nothing is dropped
+silently. A field the upstream starts sending is inferred and kept (schema evolution), and
+logged once; if its type later changes, the values of the new type go to a variant column
+`<field>__v_<type>`, as dlt does for JSON rows, with a log line: never coerced, and never a
+load that fails after the cursor moved.
 """
 
 from __future__ import annotations

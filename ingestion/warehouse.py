@@ -33,6 +33,15 @@ def duckdb_path() -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
+def lake_root() -> Path:
+    """Where dbt's `lake` target writes Parquet (profiles.yml's external_root), created: DuckDB
+    makes a model's directory but not the root it sits in."""
+    path = Path(os.environ.get("LAKE_ROOT", "warehouse/lake"))
+    path = path if path.is_absolute() else REPO_ROOT / path
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def postgres_url(database: str | None = None) -> str:
     """The warehouse's URL (libpq and SQLAlchemy read it alike), or another database's on
     the same server."""

@@ -128,6 +128,8 @@ def jaffle_dbt_assets(
     context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
 ) -> Iterator[Any]:
     args = ["build"] if config.full_test_suite else ["build", "--exclude", "test_type:singular"]
+    if warehouse.default_target() == "lake":
+        warehouse.lake_root()
     yield from dbt.cli(args, context=context).stream()
     if config.full_test_suite:
         # dbt's own freshness check of the raw tables (loaded_at_field): fails the run when
