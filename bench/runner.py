@@ -147,10 +147,29 @@ def write_results(
     charts = write_charts(payload, RESULTS_DIR / f"{name}-charts")
     report_path = RESULTS_DIR / f"{name}.md"
     report_path.write_text(markdown_report(payload, charts) + "\n")
+    if not config.quick:
+        overview = [path for path in charts if path.stem == "overview"]
+        update_readme(markdown_report(payload, overview, image_prefix="bench/results/"))
     return json_path, report_path
 
 
-def markdown_report(payload: dict[str, Any], charts: list[Path] | None = None) -> str:
+README = RESULTS_DIR.parents[1] / "README.md"
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def update_readme(report: str) -> None:
+    """Put the latest full-mode table between the README's bench markers."""
+    text = README.read_text()
+    if README_START not in text or README_END not in text:
+        return
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    README.write_text(f"{head}{README_START}\n{report}\n{README_END}{tail}")
+
+
+def markdown_report(
+    payload: dict[str, Any], charts: list[Path] | None = None, image_prefix: str = ""
+) -> str:
     m = payload["machine"]
     stamps = sorted({r.get("ran_at") or payload["ran_at"] for r in payload["scenarios"]})
     when = stamps[0] if len(stamps) == 1 else f"between {stamps[0]} and {stamps[-1]}"
@@ -168,7 +187,9 @@ def markdown_report(payload: dict[str, Any], charts: list[Path] | None = None) -
             f"| {r['ratio']:.2f}x | {r['goal']} | {'yes' if r['passed'] else 'no'} |"
         )
     notes = [f"- {r['title']}: {r['notes']}" for r in payload["scenarios"] if r["notes"]]
-    images = [f"![{path.stem}]({path.parent.name}/{path.name})" for path in charts or []]
+    images = [
+        f"![{path.stem}]({image_prefix}{path.parent.name}/{path.name})" for path in charts or []
+    ]
     return "\n".join(
         lines + (["", *notes] if notes else []) + (["", "Charts:", "", *images] if images else [])
     )

@@ -123,7 +123,7 @@ def peer_singer(config: BenchConfig) -> Result:
         base, opt = alternate(config.repetitions, singer, ours)
     return compare(
         "peer-singer",
-        "Peer: Singer tap-rest-api-msdk | target-duckdb vs make ingest",
+        "Peer: Singer tap-rest-api-msdk into target-duckdb vs make ingest",
         f"full load of every API endpoint ({orders:,} orders) into DuckDB at 30-50 ms per "
         "request, a rate limit that does not bind; the peer with default settings",
         ("Singer", "make ingest"),
