@@ -27,7 +27,7 @@ HISTORY_DAYS = 90
 
 def warehouse_orders(config: BenchConfig) -> int:
     """One size for the warehouse scenarios, so they share one load."""
-    return min(config.scale, 30_000 if config.quick else 1_000_000)
+    return min(config.scale, 5_000 if config.quick else 1_000_000)
 
 
 def dbt_run(database: Path, *args: str, target: str = "duckdb") -> float:
