@@ -74,7 +74,7 @@ def test_one_day_query_prunes_the_rest(
     # Lake mode over the same raw tables: the facts as hive-partitioned Parquet, a day each.
     monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
     (tmp_path / "lake").mkdir()
-    warehouse.dbt("build", "--select", "+orders", target="lake")
+    warehouse.dbt("run", "--select", "+orders", target="lake")
     days = len(list((tmp_path / "lake" / "orders").glob("order_date=*")))
     lake_day = one_day.replace("analytics.", "lake.")
     assert duckdb_files_read(database, lake_day, tmp_path / "lake.json") == FileScan(1, days)
