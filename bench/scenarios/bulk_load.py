@@ -6,7 +6,8 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dlt
@@ -143,19 +144,25 @@ def copy_seconds(dsn: str, csv_path: Path, index_first: bool | None) -> float:
     return seconds
 
 
-@scenario("bulk-load-postgres")
-def bulk_load_postgres(config: BenchConfig) -> Result:
-    rows = bulk_rows(config)
-    table = order_items(rows)
-    formats = ("insert_values", "csv", "parquet")  # rows, COPY of CSV, ADBC binary COPY
-    rates: dict[str, list[float]] = {name: [] for name in (*formats, "raw")}
+@contextmanager
+def postgres_and_csv(table: pa.Table) -> Iterator[tuple[str, Path]]:
+    """A scratch PostgreSQL database (its URL) and `table` written as CSV for COPY."""
     with (
         scratch_postgres_database("bulk_bench") as database,
         tempfile.TemporaryDirectory(prefix="bench-bulk-postgres-") as scratch,
     ):
         csv_path = Path(scratch) / "items.csv"
         pa_csv.write_csv(table, csv_path)
-        dsn = postgres_url(database)
+        yield postgres_url(database), csv_path
+
+
+@scenario("bulk-load-postgres")
+def bulk_load_postgres(config: BenchConfig) -> Result:
+    rows = bulk_rows(config)
+    table = order_items(rows)
+    formats = ("insert_values", "csv", "parquet")  # rows, COPY of CSV, ADBC binary COPY
+    rates: dict[str, list[float]] = {name: [] for name in (*formats, "raw")}
+    with postgres_and_csv(table) as (dsn, csv_path):
         for _ in range(config.repetitions):
             rates["raw"].append(rows / copy_seconds(dsn, csv_path, None))
             for file_format in formats:
@@ -183,13 +190,7 @@ def bulk_load_postgres(config: BenchConfig) -> Result:
 def bulk_load_indexes(config: BenchConfig) -> Result:
     rows = bulk_rows(config) * 2  # index maintenance shows with size
     table = order_items(rows)
-    with (
-        scratch_postgres_database("bulk_bench") as database,
-        tempfile.TemporaryDirectory(prefix="bench-bulk-indexes-") as scratch,
-    ):
-        csv_path = Path(scratch) / "items.csv"
-        pa_csv.write_csv(table, csv_path)
-        dsn = postgres_url(database)
+    with postgres_and_csv(table) as (dsn, csv_path):
         base, opt = alternate(
             config.repetitions,
             lambda: copy_seconds(dsn, csv_path, True),
