@@ -73,7 +73,6 @@ def run(
     """
     if (start or end) and (full_refresh or backfill_days):
         raise ValueError("a --start/--end window goes with neither --full-refresh nor a backfill")
-    target = warehouse.loading_target(target)
     pipeline = make_pipeline(source_name, target)
     lock = warehouse.pipelines_dir() / f"{pipeline.pipeline_name}.lock"
     total: RunSummary | None = None
