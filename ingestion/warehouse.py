@@ -8,7 +8,8 @@ from urllib.parse import quote
 
 import dlt
 from dlt.common.destination import Destination
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+from ingestion.duckdb_file import GuardedDuckDbCredentials, guarded_duckdb
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("duckdb", "postgres", "lake")
@@ -61,11 +62,11 @@ def destination(target: str) -> Destination:
     if target == "duckdb":
         path = duckdb_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        credentials = DuckDbCredentials(str(path))
+        credentials = GuardedDuckDbCredentials(str(path))
         # DuckDB runs inside the ingest process: cap what its merges may hold in memory (it
         # spills to disk beyond), or the process grows with the tables it merges into.
         credentials.global_config = {"memory_limit": DUCKDB_LOAD_MEMORY}
-        return dlt.destinations.duckdb(credentials=credentials)
+        return guarded_duckdb(credentials=credentials, destination_name="duckdb")
     if target == "postgres":
         return dlt.destinations.postgres(credentials=postgres_url())
     raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")

@@ -1,0 +1,144 @@
+"""dlt's DuckDB destination, with the warehouse file opened by one process at a time.
+
+DuckDB lets a single process write a database file, and inside that process all connections
+to the file must share one database instance. dlt's DuckDB connection pool opens the file when
+a load (or the state sync before it) borrows its first connection and closes it when the last
+one is returned; each pipeline has pools of its own. Two pipelines loading one file from
+threads of one process (`--source all`) could then race: one pool closes the instance while
+another opens the file again, and DuckDB refuses with "Unique file handle conflict". Two
+processes (a terminal `make ingest` and a Dagster run) would fail on DuckDB's file lock.
+
+`GuardedDuckDbCredentials` plugs a pool into dlt (through the destination's configuration
+spec) that opens and closes the file under one lock per file and process, and holds an
+advisory lock on `<file>.lock` while the process has the file open: a second process waits for
+it, with a message, instead of failing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import threading
+import time
+from typing import IO, Any
+
+from dlt.common.configuration import configspec
+from dlt.destinations.impl.duckdb.configuration import (
+    DuckDbClientConfiguration,
+    DuckDbConnectionPool,
+    DuckDbCredentials,
+)
+from dlt.destinations.impl.duckdb.factory import duckdb as duckdb_destination
+
+
+def file_wait_seconds() -> float:
+    return float(os.environ.get("DUCKDB_FILE_WAIT_SECONDS", "600"))
+
+
+class WarehouseFileBusy(RuntimeError):
+    """Another process kept the DuckDB warehouse file open for longer than we wait."""
+
+
+class _OpenFile:
+    """This process's hold on one DuckDB file: how many pools have it open, and the advisory
+    lock that keeps other processes out meanwhile."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        self.open_pools = 0
+        self._handle: IO[str] | None = None
+
+    def opened(self) -> None:
+        if self.open_pools == 0:
+            self._handle = _lock_exclusively(f"{self.path}.lock", file_wait_seconds())
+        self.open_pools += 1
+
+    def closed(self) -> None:
+        self.open_pools -= 1
+        if self.open_pools == 0 and self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+_open_files: dict[str, _OpenFile] = {}
+_registry_lock = threading.Lock()
+
+
+def _open_file(path: str) -> _OpenFile:
+    key = os.path.realpath(path)
+    with _registry_lock:
+        return _open_files.setdefault(key, _OpenFile(key))
+
+
+def _lock_exclusively(path: str, wait_seconds: float) -> IO[str]:
+    handle = open(path, "a+")  # noqa: SIM115 - held until the file is closed again
+    deadline = time.monotonic() + wait_seconds
+    announced = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.close()
+                raise WarehouseFileBusy(
+                    f"another process kept the DuckDB warehouse {path.removesuffix('.lock')} "
+                    f"open for more than {wait_seconds:g}s (set DUCKDB_FILE_WAIT_SECONDS to wait "
+                    "longer)"
+                ) from None
+            if not announced:
+                print(
+                    "waiting for another process to finish with the DuckDB warehouse ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                announced = True
+            time.sleep(0.2)
+
+
+class GuardedConnectionPool(DuckDbConnectionPool):
+    """dlt's pool; opening and closing the file go through this process's `_OpenFile`.
+    Locks are always taken pool first, file second, as dlt's `return_conn` does."""
+
+    def borrow_conn(self, *args: Any, **kwargs: Any) -> Any:
+        with self._conn_lock:
+            if self._conn is not None or not self._conn_owner:
+                return super().borrow_conn(*args, **kwargs)
+            file = _open_file(self.credentials._conn_str())
+            with file.lock:
+                file.opened()
+                try:
+                    return super().borrow_conn(*args, **kwargs)
+                finally:
+                    if self._conn is None:  # the open failed
+                        file.closed()
+
+    def _close_conn(self) -> None:
+        if self._conn is None:
+            return
+        file = _open_file(self.credentials._conn_str())
+        with file.lock:
+            super()._close_conn()
+            file.closed()
+
+
+@configspec(init=False)
+class GuardedDuckDbCredentials(DuckDbCredentials):
+    def on_resolved(self) -> None:
+        super().on_resolved()
+        self.conn_pool = GuardedConnectionPool(self)
+
+
+@configspec(init=False)
+class GuardedDuckDbClientConfiguration(DuckDbClientConfiguration):
+    credentials: GuardedDuckDbCredentials = None
+
+
+class guarded_duckdb(duckdb_destination):
+    """dlt's `duckdb` destination with `GuardedDuckDbCredentials` (lowercase, as dlt names its
+    destination factories)."""
+
+    spec = GuardedDuckDbClientConfiguration
