@@ -20,12 +20,18 @@ def main() -> int:
     parser.add_argument(
         "--peers", action="store_true", help="also run peers, installed in .venv-peers"
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        help="scenarios run at once in quick mode (default 2); full mode runs one at a time",
+    )
     args = parser.parse_args()
     config = BenchConfig(
         quick=args.quick,
         scale=args.scale or (50_000 if args.quick else 1_000_000),
         repetitions=args.repetitions or (1 if args.quick else 3),
         peers=args.peers,
+        jobs=(args.jobs or 2) if args.quick else 1,
     )
     results = run(config, args.only)
     json_path, report_path = write_results(config, results, partial=bool(args.only))

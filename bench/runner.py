@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import platform
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +26,9 @@ class BenchConfig:
     scale: int  # orders in the upstream's history
     repetitions: int
     peers: bool = False  # run the opt-in peer comparisons (they install other tools)
+    # Worker processes running scenarios at once: quick mode only, whose numbers are not
+    # claims; a measurement never shares the machine with another scenario.
+    jobs: int = 1
 
 
 @dataclass
@@ -87,11 +92,17 @@ def compare(
 Scenario = Callable[[BenchConfig], Result]
 SCENARIOS: dict[str, Scenario] = {}
 OPT_IN: set[str] = set()  # run only with `--peers` (or named in `--only`)
+# Scenarios of one group run in one worker process (they share cached setups, e.g. a loaded
+# warehouse); a group is the scenario's module unless it says otherwise.
+GROUPS: dict[str, str] = {}
 
 
-def scenario(scenario_id: str, opt_in: bool = False) -> Callable[[Scenario], Scenario]:
+def scenario(
+    scenario_id: str, opt_in: bool = False, group: str | None = None
+) -> Callable[[Scenario], Scenario]:
     def register(function: Scenario) -> Scenario:
         SCENARIOS[scenario_id] = function
+        GROUPS[scenario_id] = group or function.__module__
         if opt_in:
             OPT_IN.add(scenario_id)
         return function
@@ -195,13 +206,35 @@ def markdown_report(
     )
 
 
+def selected(config: BenchConfig, only: list[str] | None = None) -> list[str]:
+    return [
+        scenario_id
+        for scenario_id in SCENARIOS
+        if (scenario_id in only if only else scenario_id not in OPT_IN or config.peers)
+    ]
+
+
 def run(config: BenchConfig, only: list[str] | None = None) -> list[Result]:
+    ids = selected(config, only)
+    if config.jobs <= 1:
+        return run_scenarios(config, ids)
+    groups: dict[str, list[str]] = {}
+    for scenario_id in ids:
+        groups.setdefault(GROUPS[scenario_id], []).append(scenario_id)
+    # Fresh interpreters: scenarios set environment variables and cache setups per process.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(config.jobs, mp_context=context) as pool:
+        batches = pool.map(run_scenarios, [config] * len(groups), groups.values())
+        by_id = {result.id: result for batch in batches for result in batch}
+    return [by_id[scenario_id] for scenario_id in ids]
+
+
+def run_scenarios(config: BenchConfig, ids: list[str]) -> list[Result]:
+    import bench.scenarios  # noqa: F401  (registers the scenarios in a spawned worker)
+
     results = []
-    for scenario_id, function in SCENARIOS.items():
-        if only and scenario_id not in only:
-            continue
-        if not only and scenario_id in OPT_IN and not config.peers:
-            continue
+    for scenario_id in ids:
+        function = SCENARIOS[scenario_id]
         started = time.perf_counter()
         print(f"[bench] {scenario_id} ...", flush=True)
         result = function(config)

@@ -284,4 +284,6 @@ def loader_curve(setting: LoaderSetting, config: BenchConfig) -> Result:
 
 
 for _setting in LOADER_SETTINGS:
-    scenario(_setting.id)(lambda config, setting=_setting: loader_curve(setting, config))
+    scenario(_setting.id, group="loader-curves")(
+        lambda config, setting=_setting: loader_curve(setting, config)
+    )

@@ -22,6 +22,7 @@ from bench.plans import (
 from bench.runner import BenchConfig, Result, compare, median, scenario
 from bench.scenarios.ingestion import environment
 from bench.scenarios.warehouse import (
+    LOADED_WAREHOUSE,
     dbt_run,
     history_args,
     ingest_both,
@@ -52,7 +53,7 @@ def copy_of_built(orders: int, name: str) -> Path:
     return database
 
 
-@scenario("partition-pruning")
+@scenario("partition-pruning", group=LOADED_WAREHOUSE)
 def partition_pruning(config: BenchConfig) -> Result:
     orders = warehouse_orders(config)
     database = copy_of_built(orders, "pruning")
@@ -93,7 +94,7 @@ def partition_pruning(config: BenchConfig) -> Result:
     )
 
 
-@scenario("partition-pruning-lake")
+@scenario("partition-pruning-lake", group=LOADED_WAREHOUSE)
 def partition_pruning_lake(config: BenchConfig) -> Result:
     orders = warehouse_orders(config)
     database = copy_of_built(orders, "lake")

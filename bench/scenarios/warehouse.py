@@ -68,6 +68,10 @@ def upstream_env(upstream: UpstreamProcess) -> dict[str, str]:
     }
 
 
+# The scenarios built on `loaded_warehouse` run in one process, so they share its load.
+LOADED_WAREHOUSE = "loaded-warehouse"
+
+
 @cache
 def loaded_warehouse(orders: int) -> tuple[Path, Path, dict[str, int]]:
     """A DuckDB warehouse built from `orders` orders, and a copy of it one upstream day
@@ -94,7 +98,7 @@ def loaded_warehouse(orders: int) -> tuple[Path, Path, dict[str, int]]:
     return built, changed, changes
 
 
-@scenario("transforms-incremental")
+@scenario("transforms-incremental", group=LOADED_WAREHOUSE)
 def transforms_incremental(config: BenchConfig) -> Result:
     orders = warehouse_orders(config)
     _, changed, changes = loaded_warehouse(orders)
