@@ -56,8 +56,9 @@ format: setup  ## apply ruff's formatting and sqlfluff's fixes
 test: lint  ## the whole suite: lint, then pytest (dbt on DuckDB and PostgreSQL included)
 	$(BIN)/pytest
 
-bench: setup  ## benchmarks side by side (QUICK=1: smoke run; SCALE=orders; PEERS=1: + Singer)
-	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(SCALE),--scale $(SCALE)) $(if $(PEERS),--peers)
+bench: setup  ## benchmarks side by side (QUICK=1: smoke run; SCALE=orders; PEERS=1: + Singer; LARGE=1: + 10M/100M)
+	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(SCALE),--scale $(SCALE)) $(if $(PEERS),--peers) \
+		$(if $(LARGE),--large)
 
 lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet pyproject.toml -o requirements.lock --python-version 3.11

@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--scale N] [--only ID ...] [--peers]`"""
+"""`python -m bench [--quick] [--scale N] [--only ID ...] [--peers] [--large]`"""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ def main() -> int:
         "--peers", action="store_true", help="also run peers, installed in .venv-peers"
     )
     parser.add_argument(
+        "--large",
+        action="store_true",
+        help="also run the 10M-order and 100M-row scenarios (an hour or more)",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         help="scenarios run at once in quick mode (default 2); full mode runs one at a time",
@@ -31,10 +36,11 @@ def main() -> int:
         scale=args.scale or (50_000 if args.quick else 1_000_000),
         repetitions=args.repetitions or (1 if args.quick else 3),
         peers=args.peers,
+        large=args.large,
         jobs=(args.jobs or 2) if args.quick else 1,
     )
     results = run(config, args.only)
-    json_path, report_path = write_results(config, results, partial=bool(args.only))
+    json_path, report_path = write_results(config, results)
     print(f"[bench] wrote {json_path} and {report_path}")
     if config.quick:
         return 0  # quick mode proves every scenario runs, not how fast

@@ -25,7 +25,8 @@ class BenchConfig:
     quick: bool
     scale: int  # orders in the upstream's history
     repetitions: int
-    peers: bool = False  # run the opt-in peer comparisons (they install other tools)
+    peers: bool = False  # run the peer comparisons (they install other tools)
+    large: bool = False  # run the 10M-order and 100M-row scenarios (quick mode runs them small)
     # Worker processes running scenarios at once: quick mode only, whose numbers are not
     # claims; a measurement never shares the machine with another scenario.
     jobs: int = 1
@@ -91,20 +92,22 @@ def compare(
 
 Scenario = Callable[[BenchConfig], Result]
 SCENARIOS: dict[str, Scenario] = {}
-OPT_IN: set[str] = set()  # run only with `--peers` (or named in `--only`)
+# Opt-in scenarios and the flag that runs them: "peers" (`--peers`) or "large" (`--large`;
+# quick mode runs these too, at small sizes). `--only` runs whatever it names.
+OPT_IN: dict[str, str] = {}
 # Scenarios of one group run in one worker process (they share cached setups, e.g. a loaded
 # warehouse); a group is the scenario's module unless it says otherwise.
 GROUPS: dict[str, str] = {}
 
 
 def scenario(
-    scenario_id: str, opt_in: bool = False, group: str | None = None
+    scenario_id: str, opt_in: str | None = None, group: str | None = None
 ) -> Callable[[Scenario], Scenario]:
     def register(function: Scenario) -> Scenario:
         SCENARIOS[scenario_id] = function
         GROUPS[scenario_id] = group or function.__module__
         if opt_in:
-            OPT_IN.add(scenario_id)
+            OPT_IN[scenario_id] = opt_in
         return function
 
     return register
@@ -134,19 +137,25 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_results(
-    config: BenchConfig, results: list[Result], partial: bool = False
-) -> tuple[Path, Path]:
-    """Write the run's records; a partial run (`--only`) replaces just its scenarios."""
+def write_results(config: BenchConfig, results: list[Result]) -> tuple[Path, Path]:
+    """Write the run's records. Scenarios this run left out (`--only`, or opt-in ones not
+    asked for) keep their last records, each with the time it was measured."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     name = "quick" if config.quick else "latest"
     json_path = RESULTS_DIR / f"{name}.json"
-    records = [asdict(r) for r in results]
-    if partial and json_path.exists():
-        fresh = {r["id"] for r in records}
-        kept = [r for r in json.loads(json_path.read_text())["scenarios"] if r["id"] not in fresh]
-        records = kept + records
+    fresh = {r.id: asdict(r) for r in results}
+    earlier = (
+        {r["id"]: r for r in json.loads(json_path.read_text())["scenarios"]}
+        if json_path.exists()
+        else {}
+    )
+    # In the registry's order; records of scenarios that no longer exist are dropped.
+    records = [
+        fresh.get(scenario_id) or earlier[scenario_id]
+        for scenario_id in SCENARIOS
+        if scenario_id in fresh or scenario_id in earlier
+    ]
     payload = {
         "ran_at": stamp,
         "mode": "quick" if config.quick else "full",
@@ -207,11 +216,17 @@ def markdown_report(
 
 
 def selected(config: BenchConfig, only: list[str] | None = None) -> list[str]:
-    return [
-        scenario_id
-        for scenario_id in SCENARIOS
-        if (scenario_id in only if only else scenario_id not in OPT_IN or config.peers)
-    ]
+    def wanted(scenario_id: str) -> bool:
+        if only:
+            return scenario_id in only
+        flag = OPT_IN.get(scenario_id)
+        return (
+            flag is None
+            or (flag == "peers" and config.peers)
+            or (flag == "large" and (config.large or config.quick))
+        )
+
+    return [scenario_id for scenario_id in SCENARIOS if wanted(scenario_id)]
 
 
 def run(config: BenchConfig, only: list[str] | None = None) -> list[Result]:

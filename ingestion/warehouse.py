@@ -9,7 +9,7 @@ from urllib.parse import quote
 import dlt
 from dlt.common.destination import Destination
 
-from ingestion.duckdb_file import GuardedDuckDbCredentials, guarded_duckdb
+from ingestion.duckdb_destination import GuardedDuckDbCredentials, duckdb_warehouse
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("duckdb", "postgres", "lake")
@@ -66,7 +66,7 @@ def destination(target: str) -> Destination:
         # DuckDB runs inside the ingest process: cap what its merges may hold in memory (it
         # spills to disk beyond), or the process grows with the tables it merges into.
         credentials.global_config = {"memory_limit": DUCKDB_LOAD_MEMORY}
-        return guarded_duckdb(credentials=credentials, destination_name="duckdb")
+        return duckdb_warehouse(credentials=credentials, destination_name="duckdb")
     if target == "postgres":
         return dlt.destinations.postgres(credentials=postgres_url())
     raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")

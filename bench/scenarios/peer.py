@@ -105,7 +105,7 @@ def singer_run(upstream: UpstreamProcess, scratch: Path, orders: int) -> float:
     return seconds
 
 
-@scenario("peer-singer", opt_in=True)
+@scenario("peer-singer", opt_in="peers")
 def peer_singer(config: BenchConfig) -> Result:
     orders = min(config.scale, 3_000 if config.quick else 50_000)
     peer_bin("tap-rest-api-msdk")  # install before timing anything

@@ -14,7 +14,7 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion import warehouse
-from ingestion.duckdb_file import WarehouseFileBusy
+from ingestion.duckdb_destination import WarehouseFileBusy
 
 
 @pytest.fixture
@@ -108,3 +108,37 @@ def test_a_load_gives_up_naming_the_file_when_it_stays_busy(
         cause = cause.__cause__ or cause.__context__
     assert cause is not None, failure.value
     assert str(warehouse_file) in str(cause)
+
+
+def test_a_merge_keeps_the_latest_of_duplicated_keys_and_honours_deletes(
+    warehouse_file: Path, tmp_path: Path
+) -> None:
+    pipeline = dlt.pipeline(
+        pipeline_name="merging",
+        destination=warehouse.destination("duckdb"),
+        dataset_name="merging",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+    hints = {
+        "table_name": "items",
+        "write_disposition": "merge",
+        "primary_key": "id",
+        "columns": {
+            "version": {"dedup_sort": "desc"},
+            "deleted": {"hard_delete": True, "data_type": "bool"},
+        },
+        "loader_file_format": "parquet",
+    }
+    first = [{"id": i, "version": 1, "deleted": False} for i in range(5)]
+    first += [{"id": 0, "version": 3, "deleted": False}, {"id": 0, "version": 2, "deleted": False}]
+    pipeline.run(first, **hints).raise_on_failed_jobs()
+    second = [
+        {"id": 1, "version": 2, "deleted": False},
+        {"id": 1, "version": 4, "deleted": False},
+        {"id": 2, "version": 2, "deleted": True},
+        {"id": 5, "version": 1, "deleted": False},
+    ]
+    pipeline.run(second, **hints).raise_on_failed_jobs()
+    with duckdb.connect(str(warehouse_file), read_only=True) as conn:
+        rows = conn.sql("select id, version from merging.items order by id").fetchall()
+    assert rows == [(0, 3), (1, 4), (3, 1), (4, 1), (5, 1)]
