@@ -81,16 +81,18 @@ def curve_chart(record: dict[str, Any], path: Path) -> Path:
     for axis, y_name, color in zip(axes, y_names, (OPTIMIZED_COLOR, "#ff7f0e"), strict=False):
         axis.plot([p[x_name] for p in points], [p[y_name] for p in points], "o-", color=color)
         axis.set_ylabel(y_name, color=color)
-    first.axvline(curve["chosen"], color="black", linestyle="--", linewidth=0.8)
-    first.annotate(
-        "default",
-        (curve["chosen"], 0.95),
-        xycoords=("data", "axes fraction"),
-        xytext=(3, 0),
-        textcoords="offset points",
-        fontsize=8,
-    )
-    first.set_xscale("log")
+    if curve.get("chosen") is not None:
+        first.axvline(curve["chosen"], color="black", linestyle="--", linewidth=0.8)
+        first.annotate(
+            "default",
+            (curve["chosen"], 0.95),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, 0),
+            textcoords="offset points",
+            fontsize=8,
+        )
+    if curve.get("log_x", True):
+        first.set_xscale("log")
     first.set_xlabel(x_name)
     first.set_title(record["title"], fontsize=9)
     return save(figure, path)

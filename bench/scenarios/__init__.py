@@ -2,10 +2,12 @@
 
 from bench.scenarios import (  # noqa: F401
     bulk_load,
+    growth,
     ingestion,
     loading,
     peer,
     pruning,
+    scale,
     source_load,
     upstream,
     warehouse,

@@ -10,7 +10,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.runner import BenchConfig, Result, compare, median, scenario
@@ -20,7 +19,6 @@ from upstream.process import UpstreamProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGE_SIZES = (100, 250, 500, 1000)  # the API's maximum is 1000: the default
-MEMORY_GOAL_MIB = 1536
 VM_HWM = re.compile(r"^VmHWM:\s+(\d+) kB", re.MULTILINE)
 
 
@@ -118,69 +116,6 @@ def batch_size(config: BenchConfig) -> Result:
             ],
             "chosen": default,
         },
-    )
-
-
-@scenario("memory")
-def memory(config: BenchConfig) -> Result:
-    large = min(config.scale, 10_000 if config.quick else 1_000_000)
-    small = large // 10
-    peaks: dict[int, list[float]] = {small: [], large: []}
-    unthrottled = ("--latency-ms", "0", "--jitter-ms", "0", "--rate-limit", "0")
-    for orders in (small, large):
-        args = ("--orders", str(orders), *unthrottled)
-        with UpstreamProcess(secrets.token_hex(16), *args) as upstream:
-            for _ in range(config.repetitions):
-                run = ingest_process(upstream, source="all", SOURCES__SHOP_API__RATE_LIMIT="1000")
-                peaks[orders].append(run.peak_rss_mib)
-    peak = median(peaks[large])
-    return compare(
-        "memory",
-        "Memory: peak RSS of make ingest as the data grows tenfold",
-        f"both sources into DuckDB, {small:,} vs {large:,} orders (every table grows with "
-        "them); streaming pages and chunks, no table held whole",
-        (f"{small:,} orders", f"{large:,} orders"),
-        (peaks[small], peaks[large]),
-        "MiB",
-        f"<= {MEMORY_GOAL_MIB} MiB at {large:,} orders, growing <= 1.5x for 10x the data",
-        lower_is_better=True,
-        passed=lambda ratio: peak <= MEMORY_GOAL_MIB and 1 / ratio <= 1.5,
-    )
-
-
-@scenario("incremental-extraction")
-def incremental_extraction(config: BenchConfig) -> Result:
-    orders = min(config.scale, 5_000 if config.quick else 1_000_000)
-    # The history ends a week ago, so each repetition's `advance` is a day in the past.
-    start = datetime.now(UTC).date() - timedelta(days=90 + 7)
-    args = ("--orders", str(orders), "--start", start.isoformat(), *UNTHROTTLED)
-    full, incremental, changed = [], [], []
-    with UpstreamProcess(secrets.token_hex(16), *args) as upstream:
-        for _ in range(config.repetitions):
-            with tempfile.TemporaryDirectory(prefix="bench-incremental-") as scratch:
-                state = {
-                    "DUCKDB_PATH": str(Path(scratch) / "warehouse.duckdb"),
-                    "PIPELINES_DIR": str(Path(scratch) / "pipelines"),
-                    "SOURCES__SHOP_API__RATE_LIMIT": "1000",
-                }
-                full.append(ingest_process(upstream, **state).seconds)
-                changes = upstream.advance(days=1)
-                changed.append(
-                    changes["new_orders"] + changes["completed_orders"] + changes["returned_orders"]
-                )
-                incremental.append(ingest_process(upstream, **state).seconds)
-    share = median(changed) / orders
-    return compare(
-        "incremental-extraction",
-        "Incremental extraction: full load vs the next incremental run",
-        f"the shop API source into DuckDB, {orders:,} orders; the incremental run follows one "
-        f"upstream day ({share:.1%} of orders new or changed, plus items, customers, tweets)",
-        ("full", "incremental"),
-        (full, incremental),
-        "s",
-        "incremental <= 5% of full (>= 20x)",
-        lower_is_better=True,
-        passed=lambda ratio: ratio >= 20,
     )
 
 

@@ -26,7 +26,7 @@ from requests import Response
 from ingestion.arrow_pages import TIMESTAMP, PageConverter
 from ingestion.errors import UpstreamError
 from ingestion.http import PacedSession, describe
-from ingestion.shop_api.endpoints import ENDPOINTS, EndpointSpec
+from ingestion.shop_api.endpoints import ENDPOINTS, MERGE, EndpointSpec
 from ingestion.shop_api.fetch import ShopApiFetcher
 from ingestion.window import Window
 
@@ -102,11 +102,15 @@ def endpoint_resource(
             **extra,
         )
 
-    hints = {
+    hints: dict[str, Any] = {
         "name": spec.name,
         "primary_key": spec.primary_key,
         "write_disposition": spec.write_disposition,
     }
+    if spec.write_disposition == MERGE:
+        # A row changed while a run reads it can arrive twice in one load (in two slices):
+        # the merge keeps the newest version.
+        hints["columns"] = {"updated_at": {"dedup_sort": "desc"}}
     if spec.conditional:
 
         @dlt.resource(**hints)
