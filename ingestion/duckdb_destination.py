@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sys
 import threading
-import time
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -38,6 +36,8 @@ from dlt.destinations.impl.duckdb.configuration import (
 from dlt.destinations.impl.duckdb.duck import DuckDbClient
 from dlt.destinations.impl.duckdb.factory import duckdb as duckdb_destination
 from dlt.destinations.sql_jobs import SqlMergeFollowupJob
+
+from ingestion.runlock import wait_for_flock
 
 
 def file_wait_seconds() -> float:
@@ -83,28 +83,14 @@ def _open_file(path: str) -> _OpenFile:
 
 def _lock_exclusively(path: str, wait_seconds: float) -> IO[str]:
     handle = open(path, "a+")  # noqa: SIM115 - held until the file is closed again
-    deadline = time.monotonic() + wait_seconds
-    announced = False
-    while True:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return handle
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                handle.close()
-                raise WarehouseFileBusy(
-                    f"another process kept the DuckDB warehouse {path.removesuffix('.lock')} "
-                    f"open for more than {wait_seconds:g}s (set DUCKDB_FILE_WAIT_SECONDS to wait "
-                    "longer)"
-                ) from None
-            if not announced:
-                print(
-                    "waiting for another process to finish with the DuckDB warehouse ...",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                announced = True
-            time.sleep(0.2)
+    waiting = "waiting for another process to finish with the DuckDB warehouse ..."
+    if not wait_for_flock(handle, wait_seconds, lambda: waiting):
+        handle.close()
+        raise WarehouseFileBusy(
+            f"another process kept the DuckDB warehouse {path.removesuffix('.lock')} open for "
+            f"more than {wait_seconds:g}s (set DUCKDB_FILE_WAIT_SECONDS to wait longer)"
+        )
+    return handle
 
 
 class GuardedConnectionPool(DuckDbConnectionPool):
