@@ -10,7 +10,7 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion import pipeline, warehouse
-from ingestion.errors import UpstreamError
+from ingestion.errors import SourceUnavailable, UpstreamError
 from ingestion.runlock import RunInProgress
 from ingestion.window import Window
 
@@ -41,6 +41,8 @@ def run_source(source_name: str, args: argparse.Namespace) -> tuple[int, list[st
         )
     except ValueError as error:
         return 2, [f"ingestion: {source_name}: {error}"]
+    except SourceUnavailable as error:
+        return 1, [f"ingestion: {error}"]
     except RunInProgress as error:
         return 3, [f"ingestion: {source_name} -> {args.target}: {error}"]
     except ConfigFieldMissingException as error:

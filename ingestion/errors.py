@@ -3,3 +3,7 @@
 
 class UpstreamError(RuntimeError):
     """The upstream refused or broke a request; the message names source, endpoint and params."""
+
+
+class SourceUnavailable(RuntimeError):
+    """A source's system cannot be reached or is not there; the message says what to start."""

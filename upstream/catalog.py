@@ -12,7 +12,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Store:
     name: str
-    opened_at: str  # ISO date
+    opened_day: int  # the day it opened, counted from the history's first day
     tax_rate: float
     popularity: float  # relative share of orders once open
 
@@ -35,13 +35,15 @@ class Supply:
     sku: str
 
 
+# Openings count from the history's first day, like every date of the data set, so a data set
+# is the same whatever day it starts on: five stores are years old, Los Angeles opens 44 days in.
 STORES = (
-    Store("Philadelphia", "2016-09-01", 0.06, 1.0),
-    Store("Brooklyn", "2017-03-12", 0.04, 0.9),
-    Store("Chicago", "2018-04-29", 0.0625, 0.8),
-    Store("San Francisco", "2018-05-09", 0.075, 0.85),
-    Store("New Orleans", "2019-03-10", 0.04, 0.5),
-    Store("Los Angeles", "2024-10-15", 0.08, 0.7),
+    Store("Philadelphia", -2922, 0.06, 1.0),
+    Store("Brooklyn", -2730, 0.04, 0.9),
+    Store("Chicago", -2317, 0.0625, 0.8),
+    Store("San Francisco", -2307, 0.075, 0.85),
+    Store("New Orleans", -2002, 0.04, 0.5),
+    Store("Los Angeles", 44, 0.08, 0.7),
 )
 
 PRODUCTS = (

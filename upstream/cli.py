@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import socket
 import sys
@@ -52,7 +53,16 @@ def spec_from_args(args: argparse.Namespace) -> GenerationSpec:
         sale_day=args.sale_day,
         sale_multiplier=args.sale_multiplier,
         evolve_at=args.evolve_at,
+        **change_rates(args),
     )
+
+
+def change_rates(args: argparse.Namespace) -> dict[str, float]:
+    return {
+        "deletion_rate": args.deletion_rate,
+        "late_item_rate": args.late_item_rate,
+        "return_rate": args.return_rate,
+    }
 
 
 def load_store(args: argparse.Namespace) -> ShopStore:
@@ -61,7 +71,7 @@ def load_store(args: argparse.Namespace) -> ShopStore:
             spec, data = read_csv_dir(args.data_dir, seed=args.seed)
         except CsvImportError as error:
             sys.exit(f"upstream: {error}")
-        return ShopStore(spec, data)
+        return ShopStore(dataclasses.replace(spec, **change_rates(args)), data)
     return ShopStore(spec_from_args(args))
 
 
@@ -125,6 +135,13 @@ def advance(args: argparse.Namespace) -> None:
     print(response.text)
 
 
+def probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability between 0 and 1")
+    return value
+
+
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--orders", type=int, default=5_000, help="orders in the history (scale)")
     parser.add_argument("--seed", type=int, default=42, help="random seed of the data set")
@@ -146,6 +163,19 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         help="from this day new orders carry `channel` and tweets `client` (default: 3 days "
         "after the history ends)",
     )
+    defaults = GenerationSpec()
+    for name, what in (
+        ("deletion", "a customer asks to be deleted"),
+        ("late-item", "an order of the last week gets one more item"),
+        ("return", "a completed order of the last week is returned"),
+    ):
+        field = f"{name.replace('-', '_')}_rate"
+        parser.add_argument(
+            f"--{name}-rate",
+            type=probability,
+            default=getattr(defaults, field),
+            help=f"daily chance that {what} when the clock advances (default %(default)s)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:

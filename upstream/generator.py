@@ -5,6 +5,11 @@ are int64 microseconds since the Unix epoch (UTC); money is int64 cents, as in j
 files. Volume follows a weekly cycle (busier weekends), a daily one (lunch and dinner peaks),
 store openings, and a sale day with many times the normal volume: the skew that parallel
 extraction has to cope with.
+
+Nothing depends on the calendar: the weekly cycle, store openings, the sale day and every
+random draw count days from the history's first day, so the same seed and sizes give the same
+data set whatever day the history starts on, shifted in time (days 5 and 6 of each week, counted
+from the start, are the busy "weekend").
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ US_PER_MINUTE = 60 * US_PER_SECOND
 US_PER_HOUR = 60 * US_PER_MINUTE
 US_PER_DAY = 24 * US_PER_HOUR
 
-# Relative order volume by weekday (Monday first): weekends are busier.
+# Relative order volume by day of the week, counted from the history's first day: the last
+# two are the busy weekend.
 WEEKDAY_WEIGHTS = np.array([0.9, 0.85, 0.9, 1.0, 1.2, 1.45, 1.3])
 # Mean items per order is about 2.3: mostly one jaffle and a drink.
 ITEM_COUNT_WEIGHTS = np.array([0.3, 0.35, 0.2, 0.1, 0.05])
@@ -41,7 +47,9 @@ class GenerationSpec:
 
     `sale_day` (a date; default: two thirds into the history) gets `sale_multiplier` times its
     usual volume. From `evolve_at` on (default: three days after the history ends) new orders
-    carry a `channel` field and new tweets a `client` field.
+    carry a `channel` field and new tweets a `client` field. The `*_rate`s are the daily
+    chances, per eligible row, of the changes `advance` makes (see `upstream.store`): a test
+    that needs such an event raises its rate instead of hoping for it.
     """
 
     seed: int = 42
@@ -51,6 +59,9 @@ class GenerationSpec:
     sale_day: date | None = None
     sale_multiplier: float = 20.0
     evolve_at: date | None = None
+    deletion_rate: float = 0.0005  # a customer asks to be deleted
+    late_item_rate: float = 0.01  # an order of the last week gets one more item
+    return_rate: float = 0.004  # a completed order of the last week is returned
 
     @property
     def start_us(self) -> int:
@@ -93,12 +104,17 @@ def uuid_strings(rng: np.random.Generator, n: int) -> np.ndarray:
     return text.view("S36").ravel()
 
 
+def day_number(spec: GenerationSpec, time_us: int) -> int:
+    """The day `time_us` falls on, counted from the history's first day (0)."""
+    return (time_us - spec.start_us) // US_PER_DAY
+
+
 def day_weights(spec: GenerationSpec, first_day_us: int, days: int) -> np.ndarray:
     """Relative order volume of each of `days` days from `first_day_us`."""
-    day_numbers = first_day_us // US_PER_DAY + np.arange(days)
-    weights = WEEKDAY_WEIGHTS[(day_numbers + 3) % 7]  # 1970-01-01 was a Thursday
+    day_numbers = day_number(spec, first_day_us) + np.arange(days)
+    weights = WEEKDAY_WEIGHTS[day_numbers % 7]
     return np.where(
-        day_numbers == spec.sale_day_us // US_PER_DAY, weights * spec.sale_multiplier, weights
+        day_numbers == day_number(spec, spec.sale_day_us), weights * spec.sale_multiplier, weights
     )
 
 
@@ -118,8 +134,8 @@ def times_of_day(rng: np.random.Generator, n: int) -> np.ndarray:
     return seconds.astype(np.int64) * US_PER_SECOND
 
 
-def store_opened_us() -> np.ndarray:
-    return np.array([day_us(date.fromisoformat(s.opened_at)) for s in catalog.STORES])
+def store_opened_us(start_us: int) -> np.ndarray:
+    return np.array([start_us + s.opened_day * US_PER_DAY for s in catalog.STORES])
 
 
 @dataclass(frozen=True)
@@ -134,12 +150,12 @@ class Shop:
     tax_rate: np.ndarray
 
     @classmethod
-    def from_catalog(cls) -> Shop:
+    def from_catalog(cls, start_us: int) -> Shop:
         return cls(
             price=np.array([p.price for p in catalog.PRODUCTS], dtype=np.int64),
             is_jaffle=np.array([p.type == "jaffle" for p in catalog.PRODUCTS]),
             product_name=np.array([p.name for p in catalog.PRODUCTS], dtype=object),
-            store_opened_at=store_opened_us(),
+            store_opened_at=store_opened_us(start_us),
             store_popularity=np.array([s.popularity for s in catalog.STORES]),
             tax_rate=np.array([s.tax_rate for s in catalog.STORES]),
         )
@@ -322,7 +338,7 @@ def skewed_choice(rng: np.random.Generator, population: int, n: int) -> np.ndarr
 def generate(spec: GenerationSpec) -> dict[str, Generated]:
     """The full initial data set."""
     rng = np.random.default_rng([spec.seed, 0])
-    shop = Shop.from_catalog()
+    shop = Shop.from_catalog(spec.start_us)
     clock = spec.clock_start_us
     n_orders = spec.orders
 

@@ -25,6 +25,7 @@ from upstream.generator import (
     Shop,
     amounts_for,
     customer_names,
+    day_number,
     generate,
     generate_items,
     generate_orders,
@@ -40,9 +41,6 @@ from upstream.schemas import SCHEMAS
 from upstream.tables import NULL_TIME, Table
 
 NEW_CUSTOMER_SHARE = 0.1
-RETURN_RATE_PER_DAY = 0.004
-LATE_ITEM_RATE_PER_DAY = 0.01
-DELETION_RATE_PER_DAY = 0.0005
 PRICE_CHANGE_RATE_PER_DAY = 0.1
 
 
@@ -81,7 +79,7 @@ class ShopStore:
     def _advance_one_day(self) -> dict[str, int]:
         spec = self.spec
         day_start, day_end = self.clock_us, self.clock_us + US_PER_DAY
-        rng = np.random.default_rng([spec.seed, 100, day_start // US_PER_DAY])
+        rng = np.random.default_rng([spec.seed, 100, day_number(spec, day_start)])
 
         def change_times(n: int) -> np.ndarray:
             """Distinct-enough times within today for `n` changes."""
@@ -99,7 +97,7 @@ class ShopStore:
         n_new_customers = int(by_new_customer.sum())
         new_customer_seq = self._register("customers", rng, n_new_customers)
         alive = customers.columns["deleted_at"] == NULL_TIME
-        delete = alive & (rng.random(len(customers)) < DELETION_RATE_PER_DAY)
+        delete = alive & (rng.random(len(customers)) < spec.deletion_rate)
         deleted_at = change_times(int(delete.sum()))
         tombstones = {name: values[delete] for name, values in customers.columns.items()}
         tombstones.update(
@@ -136,8 +134,8 @@ class ShopStore:
         # get a late item, which adds to their totals.
         status = orders.columns["status"]
         recent = orders.columns["ordered_at"] >= day_start - 7 * US_PER_DAY
-        late = recent & (status == 1) & (rng.random(len(orders)) < LATE_ITEM_RATE_PER_DAY)
-        returned = recent & (status == 1) & ~late & (rng.random(len(orders)) < RETURN_RATE_PER_DAY)
+        late = recent & (status == 1) & (rng.random(len(orders)) < spec.late_item_rate)
+        returned = recent & (status == 1) & ~late & (rng.random(len(orders)) < spec.return_rate)
         complete = (status == 0) & (orders.columns["ordered_at"] < day_end - US_PER_DAY)
         changed = complete | returned | late
         updated = {name: values[changed] for name, values in orders.columns.items()}

@@ -4,16 +4,24 @@ dlt's `sql_table` with the pyarrow backend reads in chunks straight into Arrow, 
 row through SQLAlchemy. Each table is read incrementally on its indexed `updated_at`, in
 `updated_at` order, so an incremental run is a range scan on that index rather than a full
 scan, and rows are merged on their primary keys.
+
+Which database: a server's SQLAlchemy URL is a secret (it holds a password), so `credentials`
+comes from the environment (`SOURCES__CATALOG_DB__CREDENTIALS`) or `.dlt/secrets.toml`;
+without it, the SQLite file at `sqlite_path` (configuration, `.dlt/config.toml`: a local path
+is no secret), which is where `python -m upstream serve` writes its catalog by default.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import dlt
+from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 from dlt.sources.sql_database import sql_table
 
+from ingestion.errors import SourceUnavailable
 from ingestion.window import Window
 
 SOURCE_NAME = "catalog_db"
@@ -27,7 +35,8 @@ TABLES: dict[str, Sequence[str]] = {
 
 @dlt.source(name=SOURCE_NAME)
 def catalog_db(
-    credentials: str = dlt.secrets.value,
+    credentials: TSecretStrValue | None = None,
+    sqlite_path: str = dlt.config.value,
     chunk_size: int = 50_000,
     lag_seconds: float = 3600.0,
     start: str | None = None,
@@ -37,9 +46,10 @@ def catalog_db(
     """Every catalog table, read incrementally from the OLTP database; with `start`/`end`
     (ISO), just the rows changed in that window (see `ingestion.window`)."""
     window = Window.parse(start, end)
+    url = credentials or sqlite_url(sqlite_path)
     return [
         sql_table(
-            credentials=credentials,
+            credentials=url,
             table=table,
             backend="pyarrow",
             chunk_size=chunk_size,
@@ -59,3 +69,14 @@ def catalog_db(
         )
         for table, key in TABLES.items()
     ]
+
+
+def sqlite_url(path: str) -> str:
+    """The catalog's SQLite file as a URL; a clear error when it is not there (SQLite would
+    otherwise create an empty database and the run would fail on a missing table)."""
+    if not Path(path).is_file():
+        raise SourceUnavailable(
+            f"{SOURCE_NAME}: no catalog database at {path}: start the upstream (`make upstream`), "
+            "which writes it, or point SOURCES__CATALOG_DB__CREDENTIALS at the database"
+        )
+    return f"sqlite:///{path}"

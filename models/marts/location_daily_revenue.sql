@@ -41,7 +41,8 @@ final as (
         cast(sum(case when is_returned then 0 else order_cost end) as decimal(18, 2))
             as order_cost,
         cast(sum(case when is_returned then 0 else gross_margin end) as decimal(18, 2))
-            as gross_margin
+            as gross_margin,
+        max(loaded_at) as loaded_at
 
     from orders
 

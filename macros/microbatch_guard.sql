@@ -1,0 +1,100 @@
+{#- dbt's microbatch builds a model in batches from its `begin` config on the first build, and
+    from the wall clock minus `lookback` batches on incremental ones. Either can leave rows
+    out without a word: data older than `begin`, a `begin` changed after the first build, or
+    changes on days an incremental window does not reach (a history loaded late, a data set
+    from another year). Run before a build (`on-run-start`), this guard makes those cases loud
+    or correct, for the model `model_name` fed by the orders of the `shop` source:
+
+    - orders older than `begin` stop the run with an error naming the var and their first day;
+    - a built table that does not start on the orders' first day (the var moved, or older
+      history arrived), or that orders changed since its last build on days before the
+      incremental window, is dropped with a log line: dbt then builds it from `begin` in this
+      same run, as on a first build. -#}
+{% macro microbatch_guard(model_name, begin_var) %}
+    {% if not execute or flags.WHICH not in ('run', 'build') %}
+        {{ return('') }}
+    {% endif %}
+    {% set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ model_name) %}
+    {% if node is none or node.unique_id not in selected_resources %}
+        {{ return('') }}
+    {% endif %}
+    {% set raw_orders = source('shop', 'orders') %}
+    {% if load_relation(raw_orders) is none %}
+        {{ return('') }}
+    {% endif %}
+
+    {% set begin = var(begin_var) | string %}
+    {% set first_day = _microbatch_guard_value(
+        'select min(' ~ dbt.cast(utc_timestamp('ordered_at'), 'date') ~ ') from ('
+        ~ from_completed_loads('shop', 'orders') ~ ') as orders'
+    ) %}
+    {% if first_day is not none and first_day < begin[:10] %}
+        {% do exceptions.raise_compiler_error(
+            model_name ~ ': the orders begin on ' ~ first_day ~ ', before the var ' ~ begin_var
+            ~ ' (' ~ begin ~ '), so a build would leave them out. Set ' ~ begin_var ~ ' to '
+            ~ first_day ~ ' or earlier in dbt_project.yml, or pass --vars \'{' ~ begin_var
+            ~ ': "' ~ first_day ~ '"}\'; the table is rebuilt from there on the next build.'
+        ) %}
+    {% endif %}
+
+    {% set built = adapter.get_relation(node.database, node.schema, node.alias) %}
+    {% if built is none or flags.FULL_REFRESH %}
+        {{ return('') }}
+    {% endif %}
+    {% set event_time = node.config.event_time %}
+    {% set built_first_day = _microbatch_guard_value(
+        'select min(' ~ event_time ~ ') from ' ~ built
+    ) %}
+    {% set reason = none %}
+    {% if built_first_day != first_day %}
+        {% set reason = 'it starts on ' ~ built_first_day ~ ' but the orders start on '
+            ~ first_day ~ ' (' ~ begin_var ~ ' ' ~ begin ~ ')' %}
+    {% else %}
+        {% set window_start = _microbatch_window_start(node) %}
+        {% set changed_first_day = _microbatch_guard_value(
+            'select min(' ~ dbt.cast(utc_timestamp('ordered_at'), 'date') ~ ') from ('
+            ~ from_completed_loads('shop', 'orders') ~ ') as orders where id in ('
+            ~ changed_order_ids(
+                '(select id as order_id, ' ~ dlt_loaded_at() ~ ' as loaded_at from ('
+                    ~ from_completed_loads('shop', 'orders') ~ ') as o) as changed_orders',
+                '(select order_id, ' ~ dlt_loaded_at() ~ ' as loaded_at from ('
+                    ~ from_completed_loads('shop', 'order_items') ~ ') as i) as changed_items',
+                '(select max(loaded_at) from ' ~ built ~ ')'
+            ) ~ ')'
+        ) %}
+        {% if changed_first_day is not none and changed_first_day < window_start %}
+            {% set reason = 'orders of ' ~ changed_first_day ~ ' changed, before its '
+                ~ 'incremental window (from ' ~ window_start ~ ')' %}
+        {% endif %}
+    {% endif %}
+    {% if reason is not none %}
+        {{ log(model_name ~ ': rebuilding from ' ~ begin_var ~ ' (' ~ begin ~ '): ' ~ reason,
+            info=true) }}
+        {% do adapter.drop_relation(built) %}
+    {% endif %}
+{% endmacro %}
+
+
+{#- The first value of a one-value query, as an ISO string (none for null). -#}
+{% macro _microbatch_guard_value(sql) %}
+    {% set value = run_query(sql).columns[0].values()[0] %}
+    {{ return(none if value is none else (value | string)[:10]) }}
+{% endmacro %}
+
+
+{#- The first day an incremental build of `node` rebuilds, as dbt computes it: the batch of
+    the run's start time, minus `lookback` batches. -#}
+{% macro _microbatch_window_start(node) %}
+    {% set size = node.config.batch_size %}
+    {% set now = run_started_at %}
+    {% if size == 'year' %}
+        {% set start = now.replace(year=now.year - node.config.lookback, month=1, day=1) %}
+    {% elif size == 'month' %}
+        {% set months = now.year * 12 + now.month - 1 - node.config.lookback %}
+        {% set start = now.replace(year=months // 12, month=months % 12 + 1, day=1) %}
+    {% else %}
+        {% set days = node.config.lookback if size == 'day' else 1 %}
+        {% set start = now - modules.datetime.timedelta(days=days) %}
+    {% endif %}
+    {{ return(start.strftime('%Y-%m-%d')) }}
+{% endmacro %}
