@@ -17,7 +17,7 @@ SCHEMAS = {
             {
                 "id": Key(),
                 "name": Plain(),
-                "opened_at": Time("s"),
+                "opened_at": Time(),
                 "tax_rate": Plain(),
                 "updated_at": Time(),
             },
@@ -42,7 +42,7 @@ SCHEMAS = {
             {
                 "id": Key(),
                 "customer": Ref("customers"),
-                "ordered_at": Time("s"),
+                "ordered_at": Time(),
                 "store_id": Ref("stores"),
                 "subtotal": Plain(),
                 "tax_paid": Plain(),
@@ -68,7 +68,7 @@ SCHEMAS = {
             {
                 "id": Key(),
                 "user_id": Ref("customers"),
-                "tweeted_at": Time("s"),
+                "tweeted_at": Time(),
                 "content": Plain(),
                 "client": Enum(CLIENTS),
                 "updated_at": Time(),

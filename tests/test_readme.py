@@ -1,0 +1,103 @@
+"""The README is an executable spec: its documented paths, run literally as a new user would,
+in one scratch copy of the repository (a fresh clone's files), with only the variables the
+README names. A path a user follows cannot break without this failing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg2
+import pytest
+
+from bench.databases import postgres_admin_dsn
+from tests.conftest import postgres_unavailable_reason, require
+from tests.readme import RunningUpstream, Shell, block_with, copy_repository
+from tests.support import Warehouse, assert_orders_mart_matches_upstream, read_all
+from tests.test_warehouse_models import assert_daily_revenue_matches_upstream
+
+# The tests share one scratch repository and run in this order, as a user reads the README.
+pytestmark = pytest.mark.readme
+
+
+@pytest.fixture(scope="module")
+def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shell]:
+    root = copy_repository(tmp_path_factory.mktemp("readme") / "jaffle-elt")
+    session = Shell(root)
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+def duckdb_warehouse(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> Warehouse:
+    """The scratch copy's DuckDB file, for the assertions (not for the README's commands)."""
+    monkeypatch.setenv("DUCKDB_PATH", str(shell.root / "warehouse" / "jaffle.duckdb"))
+    return Warehouse("duckdb")
+
+
+def upstream_of(shell: Shell) -> RunningUpstream:
+    return RunningUpstream(api_key=shell.env["UPSTREAM_API_KEY"])
+
+
+def test_make_demo_then_dbt_from_the_root(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    output = shell.run("make demo")
+    assert "Demo finished" in output
+    wh = duckdb_warehouse(shell, monkeypatch)
+    assert wh.query("select count(*) from analytics.orders")[0][0] > 0
+    for command in ("dbt build", "dbt test", "dbt docs generate"):
+        shell.run(f"source .venv/bin/activate && {command}")
+    assert (shell.root / "target" / "catalog.json").is_file()
+
+
+def test_running_the_pieces_by_hand(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exported key, `make upstream &`, ingest, advance, ingest and build: the marts match
+    the upstream they were loaded from."""
+    shell.run_block(block_with("make upstream &"))
+    upstream = upstream_of(shell)
+    wh = duckdb_warehouse(shell, monkeypatch)
+    assert_orders_mart_matches_upstream(wh, upstream)  # type: ignore[arg-type]
+    assert_daily_revenue_matches_upstream(wh, upstream)  # type: ignore[arg-type]
+
+
+def test_lake_mode(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    shell.run_block(block_with("TARGET=lake"))
+    wh = duckdb_warehouse(shell, monkeypatch)
+    days = list((shell.root / "warehouse" / "lake" / "orders").glob("order_date=*"))
+    assert days, "no day partitions written under warehouse/lake/orders"
+    truth = read_all(upstream_of(shell), "orders")
+    monkeypatch.chdir(shell.root)  # the lake views name their files relative to the root
+    assert wh.query("select count(*) from lake.orders")[0][0] == len(truth)
+
+
+def test_postgres_instead_of_duckdb(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    require("PostgreSQL", postgres_unavailable_reason())
+    database = f"jaffle_readme_{shell.root.parent.name[-8:]}".lower().replace("-", "_")
+    shell.env["POSTGRES_DB"] = database  # a variable the README names
+    try:
+        shell.run_block(block_with("TARGET=postgres"))
+        monkeypatch.setenv("POSTGRES_DB", database)
+        assert_orders_mart_matches_upstream(Warehouse("postgres"), upstream_of(shell))  # type: ignore[arg-type]
+    finally:
+        drop_database(database)
+        del shell.env["POSTGRES_DB"]
+
+
+def test_bring_your_own_data_set(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A jafgen-style directory from 2018: served, reloaded whole, every store-day in the
+    revenue mart (none dropped by the microbatch window)."""
+    shell.stop()  # the generated upstream of the earlier sections
+    shell.run_block(block_with("--data-dir"))
+    upstream = upstream_of(shell)
+    wh = duckdb_warehouse(shell, monkeypatch)
+    assert_orders_mart_matches_upstream(wh, upstream)  # type: ignore[arg-type]
+    assert_daily_revenue_matches_upstream(wh, upstream)  # type: ignore[arg-type]
+    first_day = wh.query("select min(revenue_date) from analytics.location_daily_revenue")
+    assert str(first_day[0][0]) == "2018-09-01"
+
+
+def drop_database(database: str) -> None:
+    admin = psycopg2.connect(postgres_admin_dsn())
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'drop database if exists "{database}" with (force)')
+    admin.close()
