@@ -10,21 +10,10 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion import pipeline, warehouse
-from ingestion.errors import SourceUnavailable, UpstreamError
+from ingestion.errors import SourceUnavailable
+from ingestion.explain import explain
 from ingestion.runlock import RunInProgress
 from ingestion.window import Window
-
-
-def root_cause(error: BaseException) -> BaseException:
-    """The first UpstreamError in the chain, else the innermost exception."""
-    current: BaseException | None = error
-    innermost = error
-    while current is not None:
-        if isinstance(current, UpstreamError):
-            return current
-        innermost = current
-        current = current.__cause__ or current.__context__
-    return innermost
 
 
 def run_source(source_name: str, args: argparse.Namespace) -> tuple[int, list[str]]:
@@ -52,10 +41,10 @@ def run_source(source_name: str, args: argparse.Namespace) -> tuple[int, list[st
             f"{pipeline.API_KEY_ENV} for the API key; see .dlt/config.toml for the rest."
         ]
     except PipelineStepFailed as error:
+        reason = explain(error, source_name, error.step, args.target)
         return 1, [
-            f"ingestion: {source_name} failed in {error.step}: {root_cause(error)}",
-            f"nothing from this {source_name} run was committed; the next run starts from the "
-            "same state",
+            f"ingestion: {source_name} failed in {error.step}: {reason} (nothing from this run "
+            "was committed; the next run starts from the same state)"
         ]
     return 0, summary.lines()
 
@@ -72,7 +61,13 @@ def run(args: argparse.Namespace) -> int:
     with ThreadPoolExecutor(max_workers=len(sources), thread_name_prefix="ingest") as pool:
         outcomes = list(pool.map(lambda name: run_source(name, args), sources))
     for code, lines in outcomes:
-        print("\n".join(lines), file=sys.stderr if code else sys.stdout)
+        print("\n".join(lines), file=sys.stderr if code else sys.stdout, flush=True)
+    if len(sources) > 1 and any(code for code, _ in outcomes):
+        states = (
+            f"{name} {'failed' if code else 'ok'}"
+            for name, (code, _) in zip(sources, outcomes, strict=True)
+        )
+        print(f"ingestion: {', '.join(states)}", file=sys.stderr)
     return next((code for code, _ in outcomes if code), 0)
 
 

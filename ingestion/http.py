@@ -7,7 +7,8 @@ that calls the same API shares one, so they share:
 - an adaptive cap on requests in flight (halved on a 429, grown back one by one);
 - a retry loop for 429 (honouring `Retry-After`), 5xx, timeouts, dropped connections and
   bodies that are not valid JSON, with exponential backoff and jitter, bounded in attempts
-  and in total time, failing with the endpoint and parameters named;
+  and in total time, failing with the endpoint and parameters named; an API that has never
+  answered and refuses connections is down, not flaky: that fails within seconds;
 - counters for the run summary.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 from ingestion.errors import UpstreamError
 
@@ -33,6 +35,15 @@ RETRYABLE_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+# How long an API that has not answered once may refuse connections before the run stops.
+UNREACHABLE_SECONDS = 3.0
+
+
+def cannot_connect(error: Exception) -> bool:
+    """The connection was never made (refused, no route, unknown host), as opposed to a
+    connection that broke or timed out midway."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(error, requests.ConnectionError) and isinstance(reason, NewConnectionError)
 
 
 class RateLimiter:
@@ -176,6 +187,7 @@ class PacedSession(requests.Session):
         self.max_retry_seconds = max_retry_seconds
         self.backoff_seconds = backoff_seconds
         self._jitter = random.Random()
+        self._answered = False  # any answer at all: from then on, refusals are retried
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(4, max_concurrency * 2))
         self.mount("http://", adapter)
         self.mount("https://", adapter)
@@ -193,8 +205,12 @@ class PacedSession(requests.Session):
             response: requests.Response | None = None
             try:
                 response = super().send(request, **kwargs)
+                self._answered = True
                 problem = self._problem(response, endpoint)
             except RETRYABLE_ERRORS as error:
+                down = not self._answered and cannot_connect(error)
+                if down and time.monotonic() - started > UNREACHABLE_SECONDS:
+                    raise UpstreamError(self._unreachable(request, error)) from None
                 problem = f"{type(error).__name__}: {str(error)[:120]}"
             finally:
                 throttled = response is not None and response.status_code == 429
@@ -222,6 +238,14 @@ class PacedSession(requests.Session):
                 )
             self.stats.add(endpoint, retries=1)
             time.sleep(delay)
+
+    def _unreachable(self, request: requests.PreparedRequest, error: Exception) -> str:
+        url = (request.url or "").partition("?")[0].rsplit("/v1/", 1)[0]
+        reason = str(error.args[0].reason).rsplit(": ", 1)[-1]  # e.g. "[Errno 111] ..."
+        return (
+            f"{self.source}: cannot connect to {url} ({reason}): is the upstream running? "
+            "Start it with `make upstream`, or point SOURCES__SHOP_API__BASE_URL at it"
+        )
 
     def _problem(self, response: requests.Response, endpoint: str) -> str | None:
         """Why this answer must be retried, or None if it is usable as it is."""

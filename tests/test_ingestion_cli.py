@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dlt
@@ -78,3 +80,55 @@ def test_both_sources_run_at_once(upstream: UpstreamProcess, tmp_path: Path) -> 
         spans.append((trace.started_at, trace.finished_at))
     (shop_start, shop_end), (catalog_start, catalog_end) = spans
     assert shop_start < catalog_end and catalog_start < shop_end, spans
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    problem = next(line for line in result.stderr.splitlines() if all(e in line for e in expected))
+    assert problem.startswith(("ingestion: ", "upstream: ")), problem
+
+
+def test_missing_pieces_fail_fast_in_one_line(upstream: UpstreamProcess, tmp_path: Path) -> None:
+    """Upstream down, catalog database missing or down, PostgreSQL down: each a line that
+    says what to start, a non-zero exit, and the sources that did work still load."""
+    env = cli_env(upstream, tmp_path, upstream.api_key)
+    down = f"http://127.0.0.1:{closed_port()}"
+    started = time.monotonic()
+    result = run_cli({**env, "SOURCES__SHOP_API__BASE_URL": down})
+    assert time.monotonic() - started < 30
+    assert_one_line_error(result, "shop_api", down, "make upstream")
+    assert "catalog_db -> duckdb: rows" in result.stdout  # the other source loaded
+    assert "shop_api failed, catalog_db ok" in result.stderr
+
+    no_catalog = {k: v for k, v in env.items() if k != "SOURCES__CATALOG_DB__CREDENTIALS"}
+    result = run_cli(
+        {**no_catalog, "SOURCES__CATALOG_DB__SQLITE_PATH": str(tmp_path / "missing.sqlite")},
+        "--source",
+        "catalog_db",
+    )
+    assert_one_line_error(result, "no catalog database at", "make upstream")
+    catalog_down = f"postgresql://jaffle:s3cret-pw@127.0.0.1:{closed_port()}/catalog"
+    result = run_cli({**env, "SOURCES__CATALOG_DB__CREDENTIALS": catalog_down})
+    assert_one_line_error(result, "cannot reach the catalog database", "Connection refused")
+    assert "s3cret-pw" not in result.stdout + result.stderr
+
+    pg_env = {**env, "POSTGRES_PORT": str(closed_port()), "PIPELINES_DIR": str(tmp_path / "pg")}
+    result = run_cli(pg_env, "--target", "postgres")
+    assert_one_line_error(result, "cannot reach the PostgreSQL warehouse", "POSTGRES_PORT")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "upstream", "advance", "--url", down],
+        cwd=REPO_ROOT,
+        env={**os.environ, "UPSTREAM_API_KEY": upstream.api_key},
+        capture_output=True,
+        text=True,
+    )
+    assert_one_line_error(result, "nothing answers at", "make upstream")

@@ -124,12 +124,21 @@ def generate_files(args: argparse.Namespace) -> None:
 
 
 def advance(args: argparse.Namespace) -> None:
-    response = httpx.post(
-        f"{args.url.rstrip('/')}/admin/advance",
-        params={"days": args.days},
-        headers={"Authorization": f"Bearer {api_key_from_env()}"},
-        timeout=300,
-    )
+    if args.days < 1:
+        sys.exit(f"upstream: --days must be at least 1, not {args.days}")
+    url = args.url.rstrip("/")
+    try:
+        response = httpx.post(
+            f"{url}/admin/advance",
+            params={"days": args.days},
+            headers={"Authorization": f"Bearer {api_key_from_env()}"},
+            timeout=300,
+        )
+    except httpx.TransportError as error:
+        sys.exit(
+            f"upstream: nothing answers at {url} ({error}): start it with `make upstream` "
+            "(or pass --url)"
+        )
     if response.status_code != 200:
         sys.exit(f"upstream: advance failed with {response.status_code}: {response.text}")
     print(response.text)

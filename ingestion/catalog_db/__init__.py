@@ -20,8 +20,10 @@ import dlt
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 from dlt.sources.sql_database import sql_table
+from sqlalchemy.exc import OperationalError
 
 from ingestion.errors import SourceUnavailable
+from ingestion.explain import cannot_reach_catalog, one_line
 from ingestion.window import Window
 
 SOURCE_NAME = "catalog_db"
@@ -46,7 +48,21 @@ def catalog_db(
     """Every catalog table, read incrementally from the OLTP database; with `start`/`end`
     (ISO), just the rows changed in that window (see `ingestion.window`)."""
     window = Window.parse(start, end)
-    url = credentials or sqlite_url(sqlite_path)
+    url = server_url(credentials) if credentials else sqlite_url(sqlite_path)
+    try:
+        return tables(url, chunk_size, lag_seconds, window, defer_table_reflect)
+    except OperationalError as error:  # tables are reflected here: the database is down
+        message = one_line(str(error.orig)).split(" Is the server running")[0]
+        raise SourceUnavailable(f"{SOURCE_NAME}: {cannot_reach_catalog(message)}") from None
+
+
+def tables(
+    url: str,
+    chunk_size: int,
+    lag_seconds: float,
+    window: Window | None,
+    defer_table_reflect: bool,
+) -> list[DltResource]:
     return [
         sql_table(
             credentials=url,
@@ -69,6 +85,15 @@ def catalog_db(
         )
         for table, key in TABLES.items()
     ]
+
+
+def server_url(url: str) -> str:
+    """A PostgreSQL URL without a driver means psycopg2, the driver installed here
+    (SQLAlchemy 2.1 would pick psycopg 3)."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url.removeprefix(scheme)
+    return url
 
 
 def sqlite_url(path: str) -> str:
