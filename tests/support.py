@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -48,8 +49,11 @@ class Warehouse:
         """Run a dbt command on this target (or `target`, e.g. `lake` over this DuckDB file)
         from the repository root; fail on any error."""
         # A separate process, as a user runs it: dbt-duckdb keeps its database open in-process.
-        command = [DBT, *args, "--target", target or self.target]
-        result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+        # The target as the Makefile gives it: DBT_TARGET, which keeps partial parsing.
+        env = {**os.environ, "DBT_TARGET": target or self.target}
+        result = subprocess.run(
+            [DBT, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+        )
         assert result.returncode == 0, (
             f"dbt {' '.join(args)} failed on {target or self.target}:\n{result.stdout[-4000:]}"
         )

@@ -76,6 +76,7 @@ def test_backfill_killed_midway_resumes_without_loss_or_duplicates(
 
 
 @pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
+@pytest.mark.clock
 def test_an_explicit_window_reloads_its_rows_and_leaves_the_cursor(
     warehouse: Warehouse, upstream: UpstreamProcess
 ) -> None:

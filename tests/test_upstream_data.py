@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.support import FAST_UPSTREAM, read_all
 from upstream.csvio import FILES, INVENTORY_FILE, CsvImportError, read_csv_dir, write_csv_dir
@@ -15,6 +16,8 @@ from upstream.generator import US_PER_DAY, GenerationSpec, day_us, generate
 from upstream.process import UpstreamProcess
 from upstream.store import ShopStore
 from upstream.tables import NULL_TIME
+
+pytestmark = pytest.mark.clock
 
 
 def test_generation_is_deterministic() -> None:
