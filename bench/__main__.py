@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import bench.scenarios  # noqa: F401  (registers the scenarios)
-from bench.runner import SCENARIOS, BenchConfig, run, write_results
+from bench.runner import SCENARIOS, BenchConfig, results_path, run, selected, write_reports
 
 
 def main() -> int:
@@ -39,12 +40,19 @@ def main() -> int:
         large=args.large,
         jobs=(args.jobs or 2) if args.quick else 1,
     )
-    results = run(config, args.only)
-    json_path, report_path = write_results(config, results)
-    print(f"[bench] wrote {json_path} and {report_path}")
+    failures = run(config, args.only)
+    if results_path(config).exists():
+        json_path, report_path = write_reports(config)
+        print(f"[bench] wrote {json_path} and {report_path}")
+    for failure in failures:
+        print(f"[bench] FAILED {failure}", file=sys.stderr)
+    if failures:
+        return 1
     if config.quick:
         return 0  # quick mode proves every scenario runs, not how fast
-    return 0 if all(r.passed for r in results) else 1
+    records = json.loads(results_path(config).read_text())["scenarios"]
+    ran = set(selected(config, args.only))
+    return 0 if all(r["passed"] for r in records if r["id"] in ran) else 1
 
 
 if __name__ == "__main__":

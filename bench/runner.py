@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import multiprocessing
 import os
@@ -137,33 +138,38 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_results(config: BenchConfig, results: list[Result]) -> tuple[Path, Path]:
-    """Write the run's records. Scenarios this run left out (`--only`, or opt-in ones not
-    asked for) keep their last records, each with the time it was measured."""
+def results_path(config: BenchConfig) -> Path:
+    return RESULTS_DIR / f"{'quick' if config.quick else 'latest'}.json"
+
+
+def save_record(config: BenchConfig, result: Result) -> None:
+    """Add one scenario's record to the results file as soon as it is measured, so a run
+    that fails later keeps it. Scenarios of other workers write the same file: one at a time."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    name = "quick" if config.quick else "latest"
-    json_path = RESULTS_DIR / f"{name}.json"
-    fresh = {r.id: asdict(r) for r in results}
-    earlier = (
-        {r["id"]: r for r in json.loads(json_path.read_text())["scenarios"]}
-        if json_path.exists()
-        else {}
-    )
-    # In the registry's order; records of scenarios that no longer exist are dropped.
-    records = [
-        fresh.get(scenario_id) or earlier[scenario_id]
-        for scenario_id in SCENARIOS
-        if scenario_id in fresh or scenario_id in earlier
-    ]
-    payload = {
-        "ran_at": stamp,
-        "mode": "quick" if config.quick else "full",
-        "scale_orders": config.scale,
-        "machine": machine(),
-        "scenarios": records,
-    }
-    json_path.write_text(json.dumps(payload, indent=2) + "\n")
+    with (RESULTS_DIR / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        json_path = results_path(config)
+        payload = json.loads(json_path.read_text()) if json_path.exists() else {}
+        records = {r["id"]: r for r in payload.get("scenarios", [])}
+        records[result.id] = asdict(result)
+        payload.update(
+            ran_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            mode="quick" if config.quick else "full",
+            scale_orders=config.scale,
+            machine=machine(),
+            # In the registry's order; records of scenarios that no longer exist are dropped.
+            scenarios=[records[i] for i in SCENARIOS if i in records],
+        )
+        json_path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def write_reports(config: BenchConfig) -> tuple[Path, Path]:
+    """The markdown report and charts of every record in the results file (this run's, and
+    the last of each scenario it left out, each with the time it was measured); a full run
+    also refreshes the README's table."""
+    json_path = results_path(config)
+    payload = json.loads(json_path.read_text())
+    name = json_path.stem
     charts = write_charts(payload, RESULTS_DIR / f"{name}-charts")
     report_path = RESULTS_DIR / f"{name}.md"
     report_path.write_text(markdown_report(payload, charts) + "\n")
@@ -229,7 +235,9 @@ def selected(config: BenchConfig, only: list[str] | None = None) -> list[str]:
     return [scenario_id for scenario_id in SCENARIOS if wanted(scenario_id)]
 
 
-def run(config: BenchConfig, only: list[str] | None = None) -> list[Result]:
+def run(config: BenchConfig, only: list[str] | None = None) -> list[str]:
+    """Run the scenarios, saving each record as it is measured; the ones that failed, with
+    why, in one line each (the others still run)."""
     ids = selected(config, only)
     if config.jobs <= 1:
         return run_scenarios(config, ids)
@@ -240,20 +248,26 @@ def run(config: BenchConfig, only: list[str] | None = None) -> list[Result]:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(config.jobs, mp_context=context) as pool:
         batches = pool.map(run_scenarios, [config] * len(groups), groups.values())
-        by_id = {result.id: result for batch in batches for result in batch}
-    return [by_id[scenario_id] for scenario_id in ids]
+        return [failure for batch in batches for failure in batch]
 
 
-def run_scenarios(config: BenchConfig, ids: list[str]) -> list[Result]:
+def run_scenarios(config: BenchConfig, ids: list[str]) -> list[str]:
     import bench.scenarios  # noqa: F401  (registers the scenarios in a spawned worker)
 
-    results = []
+    failures = []
     for scenario_id in ids:
         function = SCENARIOS[scenario_id]
         started = time.perf_counter()
         print(f"[bench] {scenario_id} ...", flush=True)
-        result = function(config)
+        try:
+            result = function(config)
+        except Exception as error:  # one broken scenario must not cost the others' results
+            failure = f"{scenario_id}: {type(error).__name__}: {' '.join(str(error).split())}"
+            print(f"[bench] FAILED {failure[:500]}", flush=True)
+            failures.append(failure[:500])
+            continue
         result.ran_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        save_record(config, result)
         print(
             f"[bench] {scenario_id}: {result.baseline} {result.baseline_median:,.3g} vs "
             f"{result.optimized} {result.optimized_median:,.3g} {result.unit} "
@@ -261,5 +275,4 @@ def run_scenarios(config: BenchConfig, ids: list[str]) -> list[Result]:
             f"in {time.perf_counter() - started:.0f}s",
             flush=True,
         )
-        results.append(result)
-    return results
+    return failures
