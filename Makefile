@@ -41,11 +41,15 @@ build: setup  ## dbt build (models and tests) on TARGET
 	$(if $(filter lake,$(TARGET)),mkdir -p $(LAKE_ROOT))
 	$(BIN)/dbt build
 
-orchestrate: setup  ## Dagster UI on 127.0.0.1:$(DAGSTER_PORT): assets, schedules (Ctrl-C stops it all)
+orchestrate: setup  ## Dagster UI on 127.0.0.1:$(DAGSTER_PORT): assets, schedules (SCHEDULES=on runs them)
 	mkdir -p .dagster && cp orchestration/dagster.yaml .dagster/dagster.yaml
+	@echo "orchestrate: parsing the dbt project, then starting Dagster (about a minute, until it"
+	@echo "orchestrate: prints 'Serving dagster-webserver on http://127.0.0.1:$(DAGSTER_PORT)')"
 	$(BIN)/dbt parse --quiet
-	DAGSTER_HOME=$(CURDIR)/.dagster exec $(BIN)/dagster dev -m orchestration.definitions \
-		--host 127.0.0.1 --port $(DAGSTER_PORT)
+	@echo "orchestrate: schedules $(if $(filter on,$(SCHEDULES)),running,stopped (make orchestrate SCHEDULES=on runs them))"
+	JAFFLE_SCHEDULES=$(or $(SCHEDULES),off) DAGSTER_HOME=$(CURDIR)/.dagster \
+		PYTHONWARNINGS='ignore:Function `dev_command` is superseded' \
+		exec $(BIN)/dagster dev -m orchestration.definitions --host 127.0.0.1 --port $(DAGSTER_PORT)
 
 lint: setup  ## ruff and sqlfluff
 	$(BIN)/ruff check .

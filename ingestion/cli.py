@@ -13,7 +13,10 @@ from ingestion import pipeline, warehouse
 from ingestion.errors import SourceUnavailable
 from ingestion.explain import explain
 from ingestion.runlock import RunInProgress
+from ingestion.summary import process_started_at
 from ingestion.window import Window
+
+PROCESS_STARTED = process_started_at()
 
 
 def run_source(source_name: str, args: argparse.Namespace) -> tuple[int, list[str]]:
@@ -27,6 +30,7 @@ def run_source(source_name: str, args: argparse.Namespace) -> tuple[int, list[st
             backfill_days=args.backfill_days,
             start=args.start,
             end=args.end,
+            process_started=PROCESS_STARTED,
         )
     except ValueError as error:
         return 2, [f"ingestion: {source_name}: {error}"]

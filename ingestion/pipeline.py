@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import dlt
@@ -62,6 +63,7 @@ def run(
     backfill_days: float = 0.0,
     start: str | None = None,
     end: str | None = None,
+    process_started: datetime | None = None,
 ) -> RunSummary:
     """Extract `source_name` incrementally and load it into `target`'s raw dataset.
 
@@ -69,7 +71,8 @@ def run(
     (extract, normalize, load, state committed) per window, until the source is caught up:
     a run killed midway resumes from the last committed window. With `start`/`end`, only
     rows changed in that window are (re)loaded and the incremental state stays as it was.
-    Runs of the same pipeline are serialized by a lock beside its local state.
+    Runs of the same pipeline are serialized by a lock beside its local state. With
+    `process_started` (a command's process start), the summary's time counts from there.
     """
     if (start or end) and (full_refresh or backfill_days):
         raise ValueError("a --start/--end window goes with neither --full-refresh nor a backfill")
@@ -89,7 +92,8 @@ def run(
                     _roll_back(pipeline)
                 raise
             info.raise_on_failed_jobs()
-            summary = summarize(pipeline, source_name, target)
+            started = process_started if total is None else None
+            summary = summarize(pipeline, source_name, target, started)
             total = summary if total is None else total.add(summary)
             if not summary.backfill_remaining:
                 break

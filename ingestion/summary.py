@@ -1,10 +1,14 @@
-"""What a run did, from dlt's trace: rows, requests, time per stage, and what bound it."""
+"""What a run did, from dlt's trace: rows (new, changed, re-read), requests, time per stage
+from the process's start to the end, and what bound it."""
 
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +26,33 @@ REQUEST_COUNTERS = (
 )
 
 
+def process_started_at() -> datetime:
+    """When this process started (from /proc), so a run's time includes the interpreter
+    starting and the imports; now, where /proc is not there."""
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        age = uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        age = 0.0
+    return datetime.fromtimestamp(time.time() - max(age, 0.0), UTC)
+
+
 @dataclass
 class RunSummary:
     source: str
     target: str
     rows: dict[str, int] = field(default_factory=dict)  # per table, rejected tables included
-    seconds: dict[str, float] = field(default_factory=dict)  # extract, normalize, load
+    # Per table, of the rows above: "new" (created since the last run), "changed" (changed
+    # since, not new; "new or changed" where the API gives no creation time) and "re-read"
+    # (unchanged, read again for the lag window or a whole re-read).
+    changes: dict[str, dict[str, int]] = field(default_factory=dict)
+    # start-up (process start to the run), extract, normalize, load, other (state sync,
+    # locks, commits): they add up to wall_seconds.
+    seconds: dict[str, float] = field(default_factory=dict)
+    started_at: str = ""
+    finished_at: str = ""
+    wall_seconds: float = 0.0
     requests: dict[str, float] = field(default_factory=dict)  # totals of REQUEST_COUNTERS
     by_resource: dict[str, dict[str, Any]] = field(default_factory=dict)
     rate_limit: float | None = None
@@ -40,15 +65,20 @@ class RunSummary:
 
     def add(self, later: RunSummary) -> RunSummary:
         """This run and a later one of the same backfill, as one summary."""
-        rows = Counter(self.rows) + Counter(later.rows)
-        seconds = Counter(self.seconds) + Counter(later.seconds)
-        requests = Counter(self.requests) + Counter(later.requests)
+        changes: dict[str, dict[str, int]] = {}
+        for part in (self.changes, later.changes):
+            for table, kinds in part.items():
+                changes[table] = dict(Counter(changes.get(table, {})) + Counter(kinds))
         merged = RunSummary(
             self.source,
             self.target,
-            dict(rows),
-            dict(seconds),
-            dict(requests),
+            dict(Counter(self.rows) + Counter(later.rows)),
+            changes,
+            dict(Counter(self.seconds) + Counter(later.seconds)),
+            self.started_at,
+            later.finished_at,
+            self.wall_seconds + later.wall_seconds,
+            dict(Counter(self.requests) + Counter(later.requests)),
             later.by_resource,
             later.rate_limit,
             runs=self.runs + later.runs,
@@ -56,11 +86,26 @@ class RunSummary:
         merged.verdict = verdict(merged)
         return merged
 
+    def totals(self) -> Counter[str]:
+        return sum((Counter(kinds) for kinds in self.changes.values()), Counter())
+
     def lines(self) -> list[str]:
-        stages = ", ".join(f"{step} {secs:.1f}s" for step, secs in self.seconds.items())
-        rows = ", ".join(f"{table} {count}" for table, count in self.rows.items()) or "none"
+        totals = self.totals()
         runs = f" in {self.runs} windows" if self.runs > 1 else ""
-        lines = [f"{self.source} -> {self.target}: rows {rows}{runs}", f"  time: {stages}"]
+        news = [f"{totals[k]} {k}" for k in ("new", "changed", "new or changed") if totals[k]]
+        head = ", ".join(news) if news else "nothing new or changed"
+        reread = f"{totals['re-read']} unchanged rows re-read" if totals["re-read"] else ""
+        head += f" ({reread})" if reread and not news else (f", {reread}" if reread else "")
+        lines = [f"{self.source} -> {self.target}: {head}{runs}"]
+        per_table = [
+            f"{table} " + " + ".join(f"{n} {kind}" for kind, n in kinds.items() if n)
+            for table, kinds in self.changes.items()
+            if any(kinds.values())
+        ]
+        if per_table:
+            lines.append(f"  rows: {', '.join(per_table)}")
+        stages = ", ".join(f"{step} {secs:.1f}s" for step, secs in self.seconds.items())
+        lines.append(f"  time: {self.wall_seconds:.1f}s from the process start ({stages})")
         if self.requests.get("requests"):
             r = {name: int(value) for name, value in self.requests.items()}
             lines.append(
@@ -78,12 +123,22 @@ class RunSummary:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
 
 
-def summarize(pipeline: dlt.Pipeline, source_name: str, target: str) -> RunSummary:
+def summarize(
+    pipeline: dlt.Pipeline, source_name: str, target: str, started: datetime | None = None
+) -> RunSummary:
+    """The last run of `pipeline`, timed from `started` (the process start, for a command;
+    by default the run's own start) to now."""
     trace = pipeline.last_trace
+    finished = datetime.now(UTC)
+    started = started or trace.started_at
     summary = RunSummary(source=source_name, target=target)
+    summary.started_at, summary.finished_at = started.isoformat(), finished.isoformat()
+    summary.wall_seconds = (finished - started).total_seconds()
+    summary.seconds["start-up"] = max((trace.started_at - started).total_seconds(), 0.0)
     for step in trace.steps:
         if step.step in ("extract", "normalize", "load") and step.finished_at is not None:
             summary.seconds[step.step] = (step.finished_at - step.started_at).total_seconds()
+    summary.seconds["other"] = max(summary.wall_seconds - sum(summary.seconds.values()), 0.0)
     extract_info = trace.last_extract_info
     totals: Counter[str] = Counter()
     if extract_info is not None:
@@ -100,14 +155,31 @@ def summarize(pipeline: dlt.Pipeline, source_name: str, target: str) -> RunSumma
                         summary.by_resource[resource] = custom
                         summary.rate_limit = custom.get("rate_limit", summary.rate_limit)
                         totals.update({k: custom.get(k, 0) for k in REQUEST_COUNTERS})
+    summary.changes = {table: change_kinds(summary, table) for table in summary.rows}
     summary.requests = dict(totals)
     summary.verdict = verdict(summary)
     return summary
 
 
+def change_kinds(summary: RunSummary, table: str) -> dict[str, int]:
+    """A table's rows as new / changed / re-read, from its resource's counters (rows a
+    source does not classify count as new or changed; rejected rows are not changes)."""
+    rows = summary.rows[table]
+    if table.endswith("__rejected"):
+        return {}
+    custom = summary.by_resource.get(table, {})
+    if "rows_changed" not in custom:
+        return {"new or changed": rows}
+    changed, reread = custom["rows_changed"], custom["rows_reread"]
+    if custom.get("rows_created") is None:
+        return {"new or changed": changed, "re-read": reread}
+    created = custom["rows_created"]
+    return {"new": created, "changed": changed - created, "re-read": reread}
+
+
 def verdict(summary: RunSummary) -> str:
-    """Which stage bound the run, with the evidence."""
-    total = sum(summary.seconds.values())
+    """Which stage bound the run, over its whole time (start-up included), with the evidence."""
+    total = summary.wall_seconds or sum(summary.seconds.values())
     if not total:
         return ""
     extract = summary.seconds.get("extract", 0.0)
@@ -119,7 +191,7 @@ def verdict(summary: RunSummary) -> str:
             # A short run can beat the sustained rate while the token bucket's burst lasts.
             return bound + (" (burst included)" if achieved > summary.rate_limit else "")
     stage, seconds = max(summary.seconds.items(), key=lambda item: item[1])
-    detail = f"{100 * seconds / total:.0f}% of wall time in {stage}"
+    detail = f"{100 * seconds / total:.0f}% of the {total:.1f}s in {stage}"
     if stage == "extract" and requests:
         detail += f" at {requests / extract:.1f} req/s (latency-bound, below the rate limit)"
     return f"{stage} bound: {detail}"

@@ -1,4 +1,5 @@
-"""Assets: one per dlt resource (through dagster-dlt) and one per dbt model (dagster-dbt).
+"""Assets: one per dlt resource (specs from dagster-dlt's translator) and one per dbt model
+(dagster-dbt).
 
 The dlt assets are keyed like the dbt sources they load (`shop/orders`, `catalog/supplies`),
 so the graph runs from each dlt resource through staging to the marts. They run through
@@ -22,10 +23,11 @@ from dagster import (
     Config,
     FreshnessPolicy,
     MaterializeResult,
+    multi_asset,
 )
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource
 from dagster_dbt import dbt_assets as dbt_assets_decorator
-from dagster_dlt import DagsterDltTranslator, dlt_assets
+from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion import pipeline, warehouse
@@ -35,6 +37,12 @@ from orchestration.dbt_project import jaffle_dbt, prepare_manifest
 
 # The dbt source each dlt source lands in (models/staging/*/_*__sources.yml).
 DBT_SOURCE_OF = {"shop_api": "shop", "catalog_db": "catalog"}
+DESCRIPTIONS = {
+    "shop_api": "`{dataset}.{table}`: the shop API's `/v1/{table}`, loaded incrementally by "
+    "the `shop_api` dlt pipeline (`make ingest`: cursor on `updated_at`, merged on its key).",
+    "catalog_db": "`{dataset}.{table}`: the catalog database's `{table}` table, loaded "
+    "incrementally by the `catalog_db` dlt pipeline (`make ingest`: cursor on `updated_at`).",
+}
 
 
 class IngestConfig(Config):
@@ -56,8 +64,12 @@ class JaffleDltTranslator(DagsterDltTranslator):
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
         spec = super().get_asset_spec(data)
+        table = data.resource.name
         return spec.replace_attributes(
-            key=AssetKey([DBT_SOURCE_OF[self.source_name], data.resource.name]),
+            key=AssetKey([DBT_SOURCE_OF[self.source_name], table]),
+            description=DESCRIPTIONS[self.source_name].format(
+                table=table, dataset=pipeline.DATASETS[self.source_name]
+            ),
             group_name=self.source_name,
             deps=[],
             # Surfaced in the UI: a raw table not loaded for an hour is late, for two stale.
@@ -85,23 +97,30 @@ def materialize_results(summary: pipeline.RunSummary, source_name: str) -> Itera
 
 
 def ingestion_assets(source_name: str) -> Any:
-    @dlt_assets(
-        dlt_source=definition_source(source_name),
-        dlt_pipeline=pipeline.make_pipeline(source_name, warehouse.default_target()),
-        name=f"ingest_{source_name}",
-        dagster_dlt_translator=JaffleDltTranslator(source_name),
-    )
+    translator = JaffleDltTranslator(source_name)
+    dlt_pipeline = pipeline.make_pipeline(source_name, warehouse.default_target())
+    specs = [
+        translator.get_asset_spec(
+            DltResourceTranslatorData(resource=resource, pipeline=dlt_pipeline)
+        )
+        for resource in definition_source(source_name).selected_resources.values()
+    ]
+
+    @multi_asset(name=f"ingest_{source_name}", specs=specs, can_subset=True)
     def assets(context: AssetExecutionContext, config: IngestConfig) -> Iterator[Any]:
-        # The target is read when the run starts ($DBT_TARGET), as `make ingest` does.
+        # The target is read when the run starts ($DBT_TARGET), as `make ingest` does. The
+        # whole source runs (one dlt run, one state), whichever of its tables were selected.
         target = warehouse.default_target()
         summary = pipeline.run(source_name, target, wait_seconds=config.lock_wait_seconds)
         context.log.info("\n".join(summary.lines()))
-        loaded = set(summary.rows)
-        yield from materialize_results(summary, source_name)
+        selected = context.selected_asset_keys
+        for result in materialize_results(summary, source_name):
+            if result.asset_key in selected:
+                yield result
         # Resources with nothing new still ran: report them, so every selected asset lands.
-        for key in context.selected_asset_keys:
-            if key.path[-1] not in loaded:
-                yield MaterializeResult(asset_key=key, metadata={"rows_loaded": 0})
+        loaded = {AssetKey([DBT_SOURCE_OF[source_name], table]) for table in summary.rows}
+        for key in selected - loaded:
+            yield MaterializeResult(asset_key=key, metadata={"rows_loaded": 0})
 
     return assets
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from dagster import (
     AssetSelection,
     Backoff,
+    DefaultScheduleStatus,
     Definitions,
     Jitter,
     RetryPolicy,
@@ -31,6 +33,14 @@ NIGHTLY_CRON = "30 2 * * *"
 RETRY = RetryPolicy(max_retries=3, delay=60, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 # One run at a time per warehouse: dagster.yaml limits runs carrying this tag to one.
 RUN_TAGS = {"jaffle/warehouse": warehouse.default_target()}
+
+# Schedules start stopped (Dagster's default: a UI started to look around never ingests by
+# itself); `make orchestrate SCHEDULES=on` starts them running.
+SCHEDULE_STATUS = (
+    DefaultScheduleStatus.RUNNING
+    if os.environ.get("JAFFLE_SCHEDULES", "off") == "on"
+    else DefaultScheduleStatus.STOPPED
+)
 
 ingestion = [shop_api_assets, catalog_db_assets]
 everything = AssetSelection.assets(*ingestion, jaffle_dbt_assets)
@@ -64,8 +74,10 @@ defs = Definitions(
     assets=[*ingestion, jaffle_dbt_assets],
     jobs=[hourly_job, nightly_job],
     schedules=[
-        ScheduleDefinition(job=hourly_job, cron_schedule=HOURLY_CRON, execution_timezone="UTC"),
-        ScheduleDefinition(job=nightly_job, cron_schedule=NIGHTLY_CRON, execution_timezone="UTC"),
+        ScheduleDefinition(
+            job=job, cron_schedule=cron, execution_timezone="UTC", default_status=SCHEDULE_STATUS
+        )
+        for job, cron in ((hourly_job, HOURLY_CRON), (nightly_job, NIGHTLY_CRON))
     ],
     # The dbt of this virtualenv, whether or not it is on PATH.
     resources={"dbt": DbtCliResource(project_dir=jaffle_dbt, dbt_executable=DBT_EXECUTABLE)},

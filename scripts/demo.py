@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -21,6 +22,10 @@ BIN = Path(sys.executable).parent
 SCHEMAS = ("raw", "raw_catalog", "analytics")
 
 
+DBT_NODE_DONE = re.compile(r"\b(\d+) of (\d+) (OK|PASS|WARN|ERROR|FAIL|SKIP)\b")
+PROGRESS_EVERY_SECONDS = 5.0
+
+
 def timed(label: str, command: list[str], env: dict[str, str], timings: dict[str, float]) -> None:
     print(f"-> {label}: {' '.join(command)}", flush=True)
     started = time.perf_counter()
@@ -28,6 +33,31 @@ def timed(label: str, command: list[str], env: dict[str, str], timings: dict[str
     timings[label] = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"demo: {label} failed (exit {result.returncode})")
+
+
+def dbt_build(env: dict[str, str], timings: dict[str, float]) -> None:
+    """`dbt build`, its ~100 lines boiled down: progress every few seconds, every problem in
+    full, and dbt's closing count."""
+    command = [str(BIN / "dbt"), "build"]
+    print(f"-> dbt build: {' '.join(command)}", flush=True)
+    started = last_report = time.perf_counter()
+    with subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            done = DBT_NODE_DONE.search(line)
+            problem = done is not None and done.group(3) in ("WARN", "ERROR", "FAIL")
+            if problem or "Error" in line or ": rebuilding from " in line:
+                print(f"   {line.rstrip()}", flush=True)
+            elif done and time.perf_counter() - last_report > PROGRESS_EVERY_SECONDS:
+                print(f"   {done.group(1)} of {done.group(2)} models and tests done", flush=True)
+                last_report = time.perf_counter()
+            elif "Done. PASS=" in line:
+                print(f"   {line.split('Done. ', 1)[1].rstrip()}", flush=True)
+    timings["dbt build"] = time.perf_counter() - started
+    if process.returncode != 0:
+        sys.exit(f"demo: dbt build failed (exit {process.returncode})")
 
 
 def main() -> None:
@@ -45,7 +75,7 @@ def main() -> None:
             "SOURCES__CATALOG_DB__CREDENTIALS": upstream.database_url,
         }
         timed("ingest", [str(BIN / "python"), "-m", "ingestion", "run"], env, timings)
-    timed("dbt build", [str(BIN / "dbt"), "build", "--quiet"], env, timings)
+    dbt_build(env, timings)
 
     with duckdb.connect(str(duckdb_path()), read_only=True) as conn:
         tables = conn.execute(

@@ -13,10 +13,13 @@ is no secret), which is where `python -m upstream serve` writes its catalog by d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 from dlt.sources.sql_database import sql_table
@@ -63,8 +66,9 @@ def tables(
     window: Window | None,
     defer_table_reflect: bool,
 ) -> list[DltResource]:
-    return [
-        sql_table(
+    resources = []
+    for table, key in TABLES.items():
+        resource = sql_table(
             credentials=url,
             table=table,
             backend="pyarrow",
@@ -83,8 +87,33 @@ def tables(
             # Deferred, the tables are read from the database only when extracted.
             defer_table_reflect=defer_table_reflect,
         )
-        for table, key in TABLES.items()
-    ]
+        # Right after the reader, before the incremental step moves the cursor in the state.
+        resources.append(resource.add_metrics(change_counter(table), insert_at=1))
+    return resources
+
+
+def change_counter(table: str) -> Callable[[Any, Any, dict[str, Any]], None]:
+    """Counts, into the run's metrics, the rows changed since the last run's cursor and the
+    ones read again only for the lag window (the catalog has no creation times)."""
+    previous: list[Any] = []  # the last run's cursor, read from the state at the first item
+
+    def count(item: Any, meta: Any, metrics: dict[str, Any]) -> None:
+        if not isinstance(item, pa.Table) or "updated_at" not in item.column_names:
+            return
+        if not previous:
+            cursor = dlt.current.resource_state(table).get("incremental", {}).get("updated_at")
+            previous.append((cursor or {}).get("last_value"))
+        if previous[0] is None:
+            changed = item.num_rows
+        else:
+            after = pa.scalar(previous[0], item.schema.field("updated_at").type)
+            changed = pc.sum(pc.fill_null(pc.greater(item["updated_at"], after), False))
+            changed = changed.as_py() or 0
+        metrics["rows_changed"] = metrics.get("rows_changed", 0) + changed
+        metrics["rows_reread"] = metrics.get("rows_reread", 0) + item.num_rows - changed
+        metrics["rows_created"] = None
+
+    return count
 
 
 def server_url(url: str) -> str:

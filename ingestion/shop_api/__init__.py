@@ -72,7 +72,9 @@ def endpoint_resource(
     conditional_requests: bool = True,
 ) -> DltResource:
     converter = PageConverter(spec.name, spec.primary_key, spec.columns)
-    counts = {"pages": 0, "new_rows": 0, "rejected_rows": 0}
+    # new_rows: changed after the frontier (the last run's cursor), created_rows: of those,
+    # created after it too; reread_rows: at or before it, read again only for the lag window.
+    counts = {"pages": 0, "new_rows": 0, "created_rows": 0, "reread_rows": 0, "rejected_rows": 0}
 
     def loadable(
         pages: Iterator[list[dict[str, Any]]], frontier: datetime = EPOCH
@@ -84,8 +86,14 @@ def endpoint_resource(
             if not page:
                 continue
             rows, bad = converter.convert(page)
-            newer = pc.greater(rows["updated_at"], pa.scalar(frontier, TIMESTAMP))
-            counts["new_rows"] += pc.sum(newer).as_py() or 0
+            after = pa.scalar(frontier, TIMESTAMP)
+            newer = pc.fill_null(pc.greater(rows["updated_at"], after), False)
+            changed = pc.sum(newer).as_py() or 0
+            counts["new_rows"] += changed
+            counts["reread_rows"] += rows.num_rows - changed
+            if spec.created and spec.created in rows.column_names:
+                created = pc.and_(newer, pc.fill_null(pc.greater(rows[spec.created], after), False))
+                counts["created_rows"] += pc.sum(created).as_py() or 0
             if rows.num_rows:
                 yield rows
             if bad is not None:
@@ -98,6 +106,9 @@ def endpoint_resource(
             session.stats.snapshot(spec.name),
             pages=counts["pages"],
             rejected_rows=counts["rejected_rows"],
+            rows_changed=counts["new_rows"],
+            rows_created=counts["created_rows"] if spec.created else None,
+            rows_reread=counts["reread_rows"],
             rate_limit=session.limiter.rate,
             **extra,
         )
@@ -115,10 +126,20 @@ def endpoint_resource(
 
         @dlt.resource(**hints)
         def whole() -> Iterator[Any]:
-            etag = dlt.current.resource_state().setdefault("etag", {})
-            yield from loadable(
-                fetcher.offset_pages(spec, {}, etag if conditional_requests else None)
-            )
+            state = dlt.current.resource_state()
+            etag = state.setdefault("etag", {})
+            # Re-read whole when anything changed: rows up to the newest change of the
+            # previous read are the unchanged ones.
+            seen = state.get("newest_change")
+            frontier = datetime.fromisoformat(seen) if seen else EPOCH
+            for rows in loadable(
+                fetcher.offset_pages(spec, {}, etag if conditional_requests else None), frontier
+            ):
+                if isinstance(rows, pa.Table) and rows.num_rows:
+                    newest = pc.max(rows["updated_at"]).as_py()
+                    if newest is not None and newest > frontier:
+                        state["newest_change"] = max(newest.isoformat(), seen or "")
+                yield rows
             record_metrics()
 
         return whole

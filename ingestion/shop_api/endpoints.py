@@ -15,6 +15,8 @@ class EndpointSpec:
     write_disposition: Any
     # Small and slow-changing: re-read whole each run, behind a conditional request.
     conditional: bool = False
+    # When a row was created, where the API says: tells new rows from changed ones.
+    created: str | None = None
 
 
 MERGE = "merge"
@@ -45,6 +47,7 @@ ENDPOINTS = (
             "updated_at": "timestamp",
         },
         MERGE,
+        created="ordered_at",
     ),
     EndpointSpec(
         "order_items",
@@ -58,6 +61,7 @@ ENDPOINTS = (
             "updated_at": "timestamp",
         },
         INSERT_ONLY,
+        created="updated_at",  # immutable: changed only by being created
     ),
     EndpointSpec(
         "tweets",
@@ -71,6 +75,7 @@ ENDPOINTS = (
             "updated_at": "timestamp",
         },
         INSERT_ONLY,
+        created="updated_at",
     ),
     EndpointSpec(
         "products",
@@ -100,5 +105,6 @@ ENDPOINTS = (
         },
         MERGE,
         conditional=True,
+        created="opened_at",
     ),
 )
