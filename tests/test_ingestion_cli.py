@@ -105,7 +105,7 @@ def test_missing_pieces_fail_fast_in_one_line(upstream: UpstreamProcess, tmp_pat
     result = run_cli({**env, "SOURCES__SHOP_API__BASE_URL": down})
     assert time.monotonic() - started < 30
     assert_one_line_error(result, "shop_api", down, "make upstream")
-    assert "catalog_db -> duckdb: rows" in result.stdout  # the other source loaded
+    assert "catalog_db -> duckdb: 8318 new or changed" in result.stdout  # the other source loaded
     assert "shop_api failed, catalog_db ok" in result.stderr
 
     no_catalog = {k: v for k, v in env.items() if k != "SOURCES__CATALOG_DB__CREDENTIALS"}

@@ -51,9 +51,10 @@ def upstream() -> Iterator[UpstreamProcess]:
         yield process
 
 
-def ingest(target: str) -> None:
+def ingest(target: str) -> pipeline.RunSummary:
+    """Both sources; the shop API's summary."""
     pipeline.run("catalog_db", target)
-    pipeline.run("shop_api", target)
+    return pipeline.run("shop_api", target)
 
 
 def marts(warehouse: Warehouse) -> dict[str, list[tuple[Any, ...]]]:
@@ -104,14 +105,21 @@ def test_incremental_builds_equal_a_full_refresh(
     # Nothing changed upstream: the raw tables stay as they are (the lag window is re-read
     # and merged onto itself) and the slow-changing endpoints answer 304.
     raw_before = raw_orders(warehouse)
-    assert pipeline.run("shop_api", warehouse.target).requests["not_modified_304"] == 2
+    unchanged = pipeline.run("shop_api", warehouse.target)
+    assert unchanged.requests["not_modified_304"] == 2
     assert raw_orders(warehouse) == raw_before
+    # ... and the summary says so: the lag window's rows are re-read, not news.
+    assert unchanged.lines()[0].startswith(
+        f"shop_api -> {warehouse.target}: nothing new or changed"
+    )
+    assert unchanged.totals()["re-read"] == sum(unchanged.rows.values())
 
     happened: dict[str, int] = defaultdict(int)
     for _ in range(ROUNDS):
         for change, count in upstream.advance(days=DAYS_PER_ROUND).items():
             happened[change] += count
-        ingest(warehouse.target)
+        shop = ingest(warehouse.target)
+        assert shop.totals()["new"] > 0 and shop.totals()["changed"] > 0, shop.lines()
         assert_raw_matches_upstream(warehouse, upstream)
         warehouse.dbt("build")
     for change in ("completed_orders", "returned_orders", "late_items", "deleted_customers"):
