@@ -71,6 +71,8 @@
         {{ log(model_name ~ ': rebuilding from ' ~ begin_var ~ ' (' ~ begin ~ '): ' ~ reason,
             info=true) }}
         {% do adapter.drop_relation(built) %}
+        {#- The guard's queries opened a transaction: the drop must be seen by the build. -#}
+        {% do adapter.commit() %}
     {% endif %}
 {% endmacro %}
 

@@ -38,6 +38,16 @@ class Warehouse:
         conn.close()
         return rows
 
+    def query_write(self, sql: str) -> None:
+        """A statement that changes the warehouse (committed)."""
+        if self.target == "duckdb":
+            with duckdb.connect(str(warehouse_settings.duckdb_path())) as conn:
+                conn.execute(sql)
+            return
+        with psycopg2.connect(warehouse_settings.postgres_url()) as conn, conn.cursor() as cur:
+            cur.execute(sql)
+        conn.close()
+
     def table_exists(self, schema: str, table: str) -> bool:
         rows = self.query(
             "select count(*) from information_schema.tables "
@@ -45,18 +55,19 @@ class Warehouse:
         )
         return rows[0][0] > 0
 
-    def dbt(self, *args: str, target: str | None = None) -> None:
+    def dbt(self, *args: str, target: str | None = None, check: bool = True) -> str:
         """Run a dbt command on this target (or `target`, e.g. `lake` over this DuckDB file)
-        from the repository root; fail on any error."""
+        from the repository root; its output. Fails on any error unless `check` is off."""
         # A separate process, as a user runs it: dbt-duckdb keeps its database open in-process.
         # The target as the Makefile gives it: DBT_TARGET, which keeps partial parsing.
         env = {**os.environ, "DBT_TARGET": target or self.target}
         result = subprocess.run(
             [DBT, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True
         )
-        assert result.returncode == 0, (
+        assert result.returncode == 0 or not check, (
             f"dbt {' '.join(args)} failed on {target or self.target}:\n{result.stdout[-4000:]}"
         )
+        return result.stdout
 
 
 # Tests want the upstream's behaviour, not its simulated slowness.

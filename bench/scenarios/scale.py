@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -24,7 +25,6 @@ from upstream.process import UpstreamProcess
 API_TABLES = ("customers", "orders", "order_items", "tweets", "products", "stores")
 HISTORY_DAYS = 90
 WINDOW = re.compile(r"window (\d+) committed \((\d+) rows\)")
-TOTAL = re.compile(r"^shop_api -> \w+: rows (.*?)(?: in \d+ windows)?$")
 
 
 def rows_per_order() -> float:
@@ -56,19 +56,19 @@ def backfill(upstream: UpstreamProcess, scratch: Path, window_days: float) -> di
     watcher = threading.Thread(target=lambda: peak.append(peak_rss_mib(process)))
     watcher.start()
     windows: list[tuple[float, int]] = []  # (seconds since start, rows in the window)
-    total = 0
     assert process.stdout is not None
     for line in process.stdout:
         if match := WINDOW.search(line):
             windows.append((time.perf_counter() - started, int(match.group(2))))
             print(f"[bench]   window {match.group(1)}: {match.group(2)} rows", flush=True)
-        elif match := TOTAL.match(line.strip()):
-            total = sum(int(part.rsplit(" ", 1)[1]) for part in match.group(1).split(", "))
     process.wait()
     watcher.join()
     if process.returncode != 0:
         raise RuntimeError(f"the backfill exited with {process.returncode}")
     seconds = time.perf_counter() - started
+    # The run's own record of what it loaded, over every window.
+    last_run = scratch / "pipelines" / "shop_api_duckdb" / "last_run.json"
+    total = sum(json.loads(last_run.read_text())["rows"].values())
     windows.append((seconds, total - sum(rows for _, rows in windows)))
     return {"windows": windows, "total": total, "seconds": seconds, "peak_mib": peak[0]}
 

@@ -1,0 +1,62 @@
+"""`location_daily_revenue` is built by dbt's microbatch, whose windows follow its `begin`
+var and the wall clock: the guard run before each build (macros/microbatch_guard.sql) makes
+sure no window drops rows silently, on both targets."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from tests.support import FAST_UPSTREAM, Warehouse
+from tests.test_warehouse_models import assert_daily_revenue_matches_upstream, ingest
+from upstream.process import UpstreamProcess
+
+# A shop whose history ended ten months ago: every change is long before the incremental
+# window (the current and the previous month), whatever today is.
+START = datetime.now(UTC).date() - timedelta(days=400)
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamProcess]:
+    args = ("--orders", "2000", "--start", START.isoformat(), *FAST_UPSTREAM)
+    with UpstreamProcess(secrets.token_hex(16), *args) as process:
+        yield process
+
+
+def build(warehouse: Warehouse, begin: date, check: bool = True) -> str:
+    return warehouse.dbt("build", "--vars", f'{{revenue_begin: "{begin}"}}', check=check)
+
+
+def test_microbatch_windows_never_drop_rows(
+    warehouse: Warehouse, upstream: UpstreamProcess
+) -> None:
+    ingest(warehouse.target)
+
+    # Orders older than the var: a clear error naming it and the first day, not an empty mart.
+    output = build(warehouse, START + timedelta(days=30), check=False)
+    assert "revenue_begin" in output and f"the orders begin on {START}" in output, output
+
+    build(warehouse, START)
+    assert_daily_revenue_matches_upstream(warehouse, upstream)
+
+    # Changes on days before the incremental window: rebuilt, not skipped.
+    upstream.advance(days=3)
+    ingest(warehouse.target)
+    output = build(warehouse, START)
+    assert "location_daily_revenue: rebuilding from revenue_begin" in output
+    assert_daily_revenue_matches_upstream(warehouse, upstream)
+
+    # A table that lost its first days (built from a later begin): rebuilt from the var.
+    warehouse.query_write(
+        "delete from analytics.location_daily_revenue "
+        f"where revenue_date < '{START + timedelta(days=20)}'"
+    )
+    output = build(warehouse, START)
+    assert "rebuilding from revenue_begin" in output and "but the orders start on" in output
+    assert_daily_revenue_matches_upstream(warehouse, upstream)
+
+    # Nothing changed: the incremental build leaves it be.
+    assert "rebuilding" not in build(warehouse, START)
