@@ -62,6 +62,7 @@ def change_rates(args: argparse.Namespace) -> dict[str, float]:
         "deletion_rate": args.deletion_rate,
         "late_item_rate": args.late_item_rate,
         "return_rate": args.return_rate,
+        "price_change_rate": args.price_change_rate,
     }
 
 
@@ -177,6 +178,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         ("deletion", "a customer asks to be deleted"),
         ("late-item", "an order of the last week gets one more item"),
         ("return", "a completed order of the last week is returned"),
+        ("price-change", "a product's price changes"),
     ):
         field = f"{name.replace('-', '_')}_rate"
         parser.add_argument(

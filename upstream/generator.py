@@ -62,6 +62,7 @@ class GenerationSpec:
     deletion_rate: float = 0.0005  # a customer asks to be deleted
     late_item_rate: float = 0.01  # an order of the last week gets one more item
     return_rate: float = 0.004  # a completed order of the last week is returned
+    price_change_rate: float = 0.01  # a product's price changes (by 5 or 10%)
 
     @property
     def start_us(self) -> int:

@@ -41,7 +41,6 @@ from upstream.schemas import SCHEMAS
 from upstream.tables import NULL_TIME, Table
 
 NEW_CUSTOMER_SHARE = 0.1
-PRICE_CHANGE_RATE_PER_DAY = 0.1
 
 
 class ShopStore:
@@ -213,7 +212,7 @@ class ShopStore:
         self, rng: np.random.Generator, change_times: Callable[[int], np.ndarray]
     ) -> int:
         products = self.tables["products"]
-        change = rng.random(len(products)) < PRICE_CHANGE_RATE_PER_DAY / len(products)
+        change = rng.random(len(products)) < self.spec.price_change_rate
         if not change.any():
             return 0
         changed = {name: values[change] for name, values in products.columns.items()}
