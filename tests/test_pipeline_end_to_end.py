@@ -12,7 +12,6 @@ from ingestion import pipeline
 from ingestion.errors import UpstreamError
 from tests.support import (
     Warehouse,
-    assert_orders_mart_matches_upstream,
     read_all,
     upstream_orders,
 )
@@ -64,11 +63,9 @@ def test_full_load_reconciles_with_upstream(
     summary = ingest(warehouse.target)
     assert summary.rows["orders"] == len(upstream_orders(upstream))
     assert_raw_matches_upstream(warehouse, upstream)
-
-    warehouse.dbt("build")
+    # dbt reads the raw tables as fresh. (Builds and marts: test_warehouse_models, and the
+    # README's paths in test_readme.)
     warehouse.dbt("source", "freshness")
-    warehouse.dbt("docs", "generate")
-    assert_orders_mart_matches_upstream(warehouse, upstream)
 
 
 def test_wrong_api_key_fails_clearly_and_loads_nothing(
