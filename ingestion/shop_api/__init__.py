@@ -138,7 +138,8 @@ def endpoint_resource(
                 if isinstance(rows, pa.Table) and rows.num_rows:
                     newest = pc.max(rows["updated_at"]).as_py()
                     if newest is not None and newest > frontier:
-                        state["newest_change"] = max(newest.isoformat(), seen or "")
+                        known = state.get("newest_change") or ""
+                        state["newest_change"] = max(newest.isoformat(), known)
                 yield rows
             record_metrics()
 
