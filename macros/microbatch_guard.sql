@@ -24,10 +24,10 @@
     {% endif %}
 
     {% set begin = var(begin_var) | string %}
-    {% set first_day = _microbatch_guard_value(
-        'select min(' ~ dbt.cast(utc_timestamp('ordered_at'), 'date') ~ ') from ('
-        ~ from_completed_loads('shop', 'orders') ~ ') as orders'
-    ) %}
+    {#- The first day orders were placed (of completed loads, in UTC, as staging reads them). -#}
+    {% set order_days = 'select min(' ~ dbt.cast(utc_timestamp('ordered_at'), 'date') ~ ') from ('
+        ~ from_completed_loads('shop', 'orders') ~ ') as orders' %}
+    {% set first_day = _microbatch_guard_value(order_days) %}
     {% if first_day is not none and first_day < begin[:10] %}
         {% do exceptions.raise_compiler_error(
             model_name ~ ': the orders begin on ' ~ first_day ~ ', before the var ' ~ begin_var
@@ -52,9 +52,7 @@
     {% else %}
         {% set window_start = _microbatch_window_start(node) %}
         {% set changed_first_day = _microbatch_guard_value(
-            'select min(' ~ dbt.cast(utc_timestamp('ordered_at'), 'date') ~ ') from ('
-            ~ from_completed_loads('shop', 'orders') ~ ') as orders where id in ('
-            ~ changed_order_ids(
+            order_days ~ ' where id in (' ~ changed_order_ids(
                 '(select id as order_id, ' ~ dlt_loaded_at() ~ ' as loaded_at from ('
                     ~ from_completed_loads('shop', 'orders') ~ ') as o) as changed_orders',
                 '(select order_id, ' ~ dlt_loaded_at() ~ ' as loaded_at from ('
