@@ -25,7 +25,9 @@ $(VENV)/.installed: requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	@# The system's certificate store, as pip uses: a registry behind a proxy with its own CA
+	@# then works without SSL_CERT_FILE in the environment.
+	$(BIN)/uv pip install --quiet --system-certs --python $(BIN)/python -r requirements.lock
 	@touch $@
 
 demo: setup  ## start the upstream, ingest, dbt build on DuckDB, print a summary
@@ -71,7 +73,7 @@ bench: setup  ## benchmarks side by side (QUICK=1: smoke run; SCALE=orders; PEER
 		$(if $(LARGE),--large)
 
 lock:  ## re-resolve requirements.lock from pyproject.toml
-	$(BIN)/uv pip compile --quiet pyproject.toml -o requirements.lock --python-version 3.11
+	$(BIN)/uv pip compile --quiet --system-certs pyproject.toml -o requirements.lock --python-version 3.11
 
 clean:  ## remove the virtualenv, the local warehouse, pipeline state and dbt output
 	rm -rf $(VENV) warehouse .pipelines target logs .dagster
