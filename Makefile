@@ -10,6 +10,10 @@ UV_VERSION := 0.13.9
 # throw away the other's parse.
 TARGET ?= duckdb
 export DBT_TARGET := $(TARGET)
+# dbt's artifacts and its partial parse, per target: the default's in target/ (where a plain
+# `dbt build` keeps them), the others' in target/<TARGET>/, so switching targets and back does
+# not make dbt parse the whole project again. (ingestion/warehouse.py: dbt_target_path)
+export DBT_TARGET_PATH := target$(if $(filter-out duckdb,$(TARGET)),/$(TARGET))
 # Lake mode's Parquet files; DuckDB creates a model's directory, not the root above it.
 export LAKE_ROOT ?= warehouse/lake
 DAGSTER_PORT ?= 3000

@@ -21,9 +21,9 @@ def postgres_admin_dsn() -> str:
 
 
 @contextmanager
-def scratch_postgres_database(prefix: str) -> Iterator[str]:
-    """A fresh database named `<prefix>_<random>`, dropped afterwards."""
-    database = f"{prefix}_{uuid.uuid4().hex[:12]}"
+def scratch_postgres_database(prefix: str, suffix: str | None = None) -> Iterator[str]:
+    """A fresh database named `<prefix>_<suffix>` (default: random), dropped afterwards."""
+    database = f"{prefix}_{suffix or uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(postgres_admin_dsn())
     admin.autocommit = True
     with admin.cursor() as cursor:

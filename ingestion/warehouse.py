@@ -20,6 +20,12 @@ def default_target() -> str:
     return os.environ.get("DBT_TARGET", "duckdb")
 
 
+def dbt_target_path(target: str) -> str:
+    """Where dbt keeps a target's artifacts and partial parse (the Makefile's DBT_TARGET_PATH):
+    one place per target, so a switch between targets does not throw away the other's parse."""
+    return "target" if target == "duckdb" else f"target/{target}"
+
+
 def loading_target(target: str) -> str:
     """The warehouse a target's raw layer lives in: dbt's `lake` target writes its facts as
     Parquet files but reads raw tables from the DuckDB file, so it loads like `duckdb`."""

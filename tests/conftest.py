@@ -46,17 +46,24 @@ def require(service: str, unavailable_reason: str | None) -> None:
 
 
 @contextmanager
-def postgres_database(prefix: str) -> Iterator[str]:
+def postgres_database(prefix: str, suffix: str | None = None) -> Iterator[str]:
     """A fresh PostgreSQL database, dropped afterwards."""
     require("PostgreSQL", postgres_unavailable_reason())
-    with scratch_postgres_database(prefix) as database:
+    with scratch_postgres_database(prefix, suffix) as database:
         yield database
+
+
+# Each test's warehouse is new, but under the same name for the whole session: dbt's partial
+# parse compares the connection settings, and a new file or database name per test would make
+# every test's first dbt command parse the whole project again.
+SESSION_SUFFIX = secrets.token_hex(6)
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def warehouse(
     request: pytest.FixtureRequest,
     tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
     upstream: UpstreamProcess,
 ) -> Iterator[Warehouse]:
@@ -71,10 +78,15 @@ def warehouse(
     # the client's starting pace (20 req/s by default): start it high instead.
     monkeypatch.setenv("SOURCES__SHOP_API__RATE_LIMIT", "1000")
     if target == "duckdb":
-        monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
-        yield Warehouse(target)
+        database = tmp_path_factory.getbasetemp() / "warehouse.duckdb"
+        monkeypatch.setenv("DUCKDB_PATH", str(database))
+        try:
+            yield Warehouse(target)
+        finally:
+            for leftover in (database, database.with_suffix(".duckdb.wal")):
+                leftover.unlink(missing_ok=True)
         return
 
-    with postgres_database("jaffle_test") as database:
+    with postgres_database("jaffle_test", SESSION_SUFFIX) as database:
         monkeypatch.setenv("POSTGRES_DB", database)
         yield Warehouse(target)

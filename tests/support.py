@@ -59,13 +59,19 @@ class Warehouse:
         """Run a dbt command on this target (or `target`, e.g. `lake` over this DuckDB file)
         from the repository root; its output. Fails on any error unless `check` is off."""
         # A separate process, as a user runs it: dbt-duckdb keeps its database open in-process.
-        # The target as the Makefile gives it: DBT_TARGET, which keeps partial parsing.
-        env = {**os.environ, "DBT_TARGET": target or self.target}
+        # The target as the Makefile gives it: DBT_TARGET and its own target path, which keep
+        # partial parsing.
+        target = target or self.target
+        env = {
+            **os.environ,
+            "DBT_TARGET": target,
+            "DBT_TARGET_PATH": warehouse_settings.dbt_target_path(target),
+        }
         result = subprocess.run(
             [DBT, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True
         )
         assert result.returncode == 0 or not check, (
-            f"dbt {' '.join(args)} failed on {target or self.target}:\n{result.stdout[-4000:]}"
+            f"dbt {' '.join(args)} failed on {target}:\n{result.stdout[-4000:]}"
         )
         return result.stdout
 
