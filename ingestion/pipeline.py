@@ -80,18 +80,24 @@ def run(
     lock = warehouse.pipelines_dir() / f"{pipeline.pipeline_name}.lock"
     total: RunSummary | None = None
     with run_lock(lock, wait_seconds):
+        if pipeline.has_pending_data and full_refresh:
+            pipeline.drop_pending_packages()  # a full refresh reads everything again
+        if pipeline.has_pending_data:
+            # A run stopped after extracting left its package (and the state that counts its
+            # rows as read): load it first, or dlt would load it instead of extracting anew.
+            leftover = len(pipeline.list_extracted_load_packages()) + len(
+                pipeline.list_normalized_load_packages()
+            )
+            _run_step(pipeline, None, target)
+            total = summarize(pipeline, source_name, target, process_started)
+            total.runs, total.leftover_loads = 0, leftover
         while True:
-            try:
-                info: LoadInfo = pipeline.run(
-                    make_source(source_name, backfill_days, start, end),
-                    loader_file_format=warehouse.loader_file_format(target),
-                    refresh="drop_sources" if full_refresh and total is None else None,
-                )
-            except PipelineStepFailed as failure:
-                if failure.step == "load" and _is_terminal(failure):
-                    _roll_back(pipeline)
-                raise
-            info.raise_on_failed_jobs()
+            _run_step(
+                pipeline,
+                make_source(source_name, backfill_days, start, end),
+                target,
+                refresh="drop_sources" if full_refresh and total is None else None,
+            )
             started = process_started if total is None else None
             summary = summarize(pipeline, source_name, target, started)
             total = summary if total is None else total.add(summary)
@@ -104,6 +110,25 @@ def run(
             )
     total.write(Path(pipeline.working_dir) / "last_run.json")
     return total
+
+
+def _run_step(
+    pipeline: dlt.Pipeline,
+    data: dlt.sources.DltSource | None,
+    target: str,
+    refresh: str | None = None,
+) -> LoadInfo:
+    """One dlt run (extract, normalize, load; with no data, what a stopped run left)."""
+    try:
+        info: LoadInfo = pipeline.run(
+            data, loader_file_format=warehouse.loader_file_format(target), refresh=refresh
+        )
+    except PipelineStepFailed as failure:
+        if failure.step == "load" and _is_terminal(failure):
+            _roll_back(pipeline)
+        raise
+    info.raise_on_failed_jobs()
+    return info
 
 
 def _is_terminal(failure: BaseException) -> bool:

@@ -58,6 +58,7 @@ class RunSummary:
     rate_limit: float | None = None
     verdict: str = ""
     runs: int = 1  # dlt runs: more than one when a backfill went window by window
+    leftover_loads: int = 0  # packages a stopped run left, loaded before extracting anew
 
     @property
     def backfill_remaining(self) -> bool:
@@ -82,6 +83,7 @@ class RunSummary:
             later.by_resource,
             later.rate_limit,
             runs=self.runs + later.runs,
+            leftover_loads=self.leftover_loads + later.leftover_loads,
         )
         merged.verdict = verdict(merged)
         return merged
@@ -97,6 +99,12 @@ class RunSummary:
         reread = f"{totals['re-read']} unchanged rows re-read" if totals["re-read"] else ""
         head += f" ({reread})" if reread and not news else (f", {reread}" if reread else "")
         lines = [f"{self.source} -> {self.target}: {head}{runs}"]
+        if self.leftover_loads:
+            plural = "s" if self.leftover_loads > 1 else ""
+            lines.append(
+                f"  first finished {self.leftover_loads} load package{plural} a stopped run "
+                "left behind"
+            )
         per_table = [
             f"{table} " + " + ".join(f"{n} {kind}" for kind, n in kinds.items() if n)
             for table, kinds in self.changes.items()

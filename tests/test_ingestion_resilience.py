@@ -159,3 +159,29 @@ def test_a_load_the_warehouse_refuses_rolls_the_state_back(
         pipeline.run("shop_api", "duckdb")
         assert orders_cursor("duckdb") > cursor
         assert_raw_matches_upstream(duckdb_warehouse, upstream)
+
+
+@pytest.mark.parametrize("stopped_after", ["extract", "normalize"])
+def test_a_run_after_a_crash_finishes_the_leftover_and_extracts_anew(
+    duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, stopped_after: str
+) -> None:
+    """A run killed after extracting (or normalizing) leaves its package and its state
+    behind: the next run loads that package, then extracts what changed since, in one go."""
+    key = secrets.token_hex(16)
+    with UpstreamProcess(key, "--orders", ORDERS, *QUICK, "--rate-limit", "0") as upstream:
+        point_pipeline_at(upstream, monkeypatch)
+        pipeline.run("shop_api", "duckdb")
+        upstream.advance(days=1)
+        killed = pipeline.make_pipeline("shop_api", "duckdb")
+        killed.extract(pipeline.make_source("shop_api"))
+        if stopped_after == "normalize":
+            killed.normalize()
+        assert killed.has_pending_data
+        upstream.advance(days=1)  # and the upstream moved on meanwhile
+
+        summary = pipeline.run("shop_api", "duckdb")
+        assert summary.leftover_loads == 1
+        assert "finished 1 load package a stopped run left behind" in "\n".join(summary.lines())
+        assert summary.totals()["new"] > 0  # the second day's orders, extracted anew
+        assert not pipeline.make_pipeline("shop_api", "duckdb").has_pending_data
+        assert_raw_matches_upstream(duckdb_warehouse, upstream)
