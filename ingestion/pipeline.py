@@ -22,6 +22,9 @@ SOURCES = ("shop_api", "catalog_db")
 # Each source lands in a dataset of its own: both have products and stores.
 DATASETS = {"shop_api": warehouse.RAW_DATASET, "catalog_db": "raw_catalog"}
 API_KEY_ENV = "UPSTREAM_API_KEY"
+# Completed load packages kept in the pipeline's working directory (for `dlt pipeline ...
+# show` and post-mortems); older ones are deleted after each run, so local state stays bounded.
+KEEP_COMPLETED_PACKAGES = 20
 
 
 def make_pipeline(source_name: str, target: str) -> dlt.Pipeline:
@@ -88,9 +91,11 @@ def run(
             leftover = len(pipeline.list_extracted_load_packages()) + len(
                 pipeline.list_normalized_load_packages()
             )
-            _run_step(pipeline, None, target)
-            total = summarize(pipeline, source_name, target, process_started)
-            total.runs, total.leftover_loads = 0, leftover
+            # (None when dlt's sync with the warehouse found no dataset there and discarded
+            # the local state with its package: nothing was loaded, so everything is read.)
+            if _run_step(pipeline, None, target) is not None:
+                total = summarize(pipeline, source_name, target, process_started)
+                total.runs, total.leftover_loads = 0, leftover
         while True:
             _run_step(
                 pipeline,
@@ -108,8 +113,18 @@ def run(
                 "continuing the backfill",
                 flush=True,
             )
+        prune_completed_packages(pipeline)
     total.write(Path(pipeline.working_dir) / "last_run.json")
     return total
+
+
+def prune_completed_packages(pipeline: dlt.Pipeline, keep: int | None = None) -> None:
+    """Delete all but the newest `keep` completed load packages (load ids sort by time)."""
+    keep = KEEP_COMPLETED_PACKAGES if keep is None else keep
+    completed = sorted(pipeline.list_completed_load_packages())
+    storage = pipeline._get_load_storage()  # dlt exposes listing, not deleting, publicly
+    for load_id in completed[: max(len(completed) - keep, 0)]:
+        storage.delete_loaded_package(load_id)
 
 
 def _run_step(
@@ -117,17 +132,18 @@ def _run_step(
     data: dlt.sources.DltSource | None,
     target: str,
     refresh: str | None = None,
-) -> LoadInfo:
+) -> LoadInfo | None:
     """One dlt run (extract, normalize, load; with no data, what a stopped run left)."""
     try:
-        info: LoadInfo = pipeline.run(
+        info: LoadInfo | None = pipeline.run(
             data, loader_file_format=warehouse.loader_file_format(target), refresh=refresh
         )
     except PipelineStepFailed as failure:
         if failure.step == "load" and _is_terminal(failure):
             _roll_back(pipeline)
         raise
-    info.raise_on_failed_jobs()
+    if info is not None:
+        info.raise_on_failed_jobs()
     return info
 
 

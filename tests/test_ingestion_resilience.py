@@ -185,3 +185,19 @@ def test_a_run_after_a_crash_finishes_the_leftover_and_extracts_anew(
         assert summary.totals()["new"] > 0  # the second day's orders, extracted anew
         assert not pipeline.make_pipeline("shop_api", "duckdb").has_pending_data
         assert_raw_matches_upstream(duckdb_warehouse, upstream)
+
+
+def test_local_state_keeps_a_bounded_history_of_load_packages(
+    duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "KEEP_COMPLETED_PACKAGES", 2)
+    key = secrets.token_hex(16)
+    with UpstreamProcess(key, "--orders", ORDERS, *QUICK, "--rate-limit", "0") as upstream:
+        point_pipeline_at(upstream, monkeypatch)
+        for _ in range(4):
+            pipeline.run("shop_api", "duckdb")
+            upstream.advance(days=1)
+        kept = pipeline.make_pipeline("shop_api", "duckdb").list_completed_load_packages()
+        loaded = duckdb_warehouse.query("select load_id from raw._dlt_loads order by load_id")
+        assert sorted(kept) == [load_id for (load_id,) in loaded[-2:]]
+        assert len(loaded) == 4
