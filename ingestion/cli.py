@@ -6,12 +6,15 @@ import argparse
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.configuration.exceptions import (
+    ConfigFieldMissingException,
+    ConfigurationException,
+)
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion import pipeline, warehouse
 from ingestion.errors import SourceUnavailable
-from ingestion.explain import explain
+from ingestion.explain import explain, one_line
 from ingestion.runlock import RunInProgress
 from ingestion.summary import process_started_at
 from ingestion.window import Window
@@ -44,6 +47,9 @@ def run_source(source_name: str, args: argparse.Namespace) -> tuple[int, list[st
             f"ingestion: {source_name} is missing configuration: {missing}. Set "
             f"{pipeline.API_KEY_ENV} for the API key; see .dlt/config.toml for the rest."
         ]
+    except ConfigurationException as error:
+        # dlt's message names the setting and never shows a secret's value.
+        return 2, [f"ingestion: {source_name}: bad configuration: {one_line(str(error))}"]
     except PipelineStepFailed as error:
         reason = explain(error, source_name, error.step, args.target)
         return 1, [
@@ -75,6 +81,13 @@ def run(args: argparse.Namespace) -> int:
     return next((code for code, _ in outcomes if code), 0)
 
 
+def non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # NaN included
+        raise argparse.ArgumentTypeError(f"{text} is not a number of 0 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ingestion", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -93,13 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run_cmd.add_argument(
         "--wait",
-        type=float,
+        type=non_negative,
         default=600.0,
         help="seconds to wait for a run of the same pipeline in progress (default 600)",
     )
     run_cmd.add_argument(
         "--backfill-days",
-        type=float,
+        type=non_negative,
         default=0.0,
         help="read a long history in windows of this many days, committing each (shop_api)",
     )

@@ -67,7 +67,13 @@ DUCKDB_LOAD_MEMORY = os.environ.get("DUCKDB_LOAD_MEMORY", "512MB")
 def destination(target: str) -> Destination:
     if target == "duckdb":
         path = duckdb_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(
+                f"DUCKDB_PATH: cannot create the directory {path.parent} for the warehouse "
+                f"file ({error.strerror})"
+            ) from None
         credentials = GuardedDuckDbCredentials(str(path))
         # DuckDB runs inside the ingest process: cap what its merges may hold in memory (it
         # spills to disk beyond), or the process grows with the tables it merges into.

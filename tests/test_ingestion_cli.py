@@ -132,3 +132,41 @@ def test_missing_pieces_fail_fast_in_one_line(upstream: UpstreamProcess, tmp_pat
         text=True,
     )
     assert_one_line_error(result, "nothing answers at", "make upstream")
+
+
+def test_bad_settings_and_inputs_fail_at_start_in_one_line(tmp_path: Path) -> None:
+    """Checked before anything is read: nothing needs to be running."""
+    env = {
+        "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+        "PIPELINES_DIR": str(tmp_path / "pipelines"),
+        "SOURCES__SHOP_API__BASE_URL": f"http://127.0.0.1:{closed_port()}",
+        "UPSTREAM_API_KEY": "any",
+    }
+    bad_settings = [
+        ({"SOURCES__SHOP_API__RATE_LIMIT": "0"}, "shop_api", "rate_limit must be more than 0"),
+        ({"SOURCES__SHOP_API__MAX_CONCURRENCY": "0"}, "shop_api", "max_concurrency"),
+        ({"SOURCES__CATALOG_DB__CREDENTIALS": "not-a-url"}, "catalog_db", "is not a database URL"),
+        ({"DUCKDB_PATH": "/proc/no-such-dir/w.duckdb"}, "shop_api", "DUCKDB_PATH: cannot create"),
+    ]
+    for setting, source, expected in bad_settings:
+        result = run_cli({**env, **setting}, "--source", source)
+        assert_one_line_error(result, expected)
+        assert result.returncode == 2
+    result = run_cli(env, "--backfill-days", "-1")
+    assert (
+        result.returncode == 2
+        and "--backfill-days: -1 is not a number of 0 or more" in result.stderr
+    )
+
+    for args, expected in [
+        (("serve", "--rate-limit", "-5"), "--rate-limit: -5 is not at least 0"),
+        (
+            ("generate", "--orders", "0", "--out", str(tmp_path / "g")),
+            "--orders: 0 is not at least 1",
+        ),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-m", "upstream", *args], cwd=REPO_ROOT, capture_output=True, text=True
+        )
+        assert result.returncode == 2 and expected in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr

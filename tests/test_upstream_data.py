@@ -157,3 +157,35 @@ def test_bad_csv_names_file_column_and_line(tmp_path: Path) -> None:
         assert "raw_orders.csv" in str(error) and "status" in str(error) and "line 4" in str(error)
     else:
         raise AssertionError("a bad status was accepted")
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("12.5", "'12.5' is not an integer (amounts are in cents)"),
+        ("1e23", "'1e23' is not an integer"),
+        ("12abc", "'12abc' is not an integer"),
+    ],
+)
+def test_a_csv_value_that_does_not_fit_is_refused_not_changed(
+    tmp_path: Path, value: str, reason: str
+) -> None:
+    write_csv_dir(generate(GenerationSpec(seed=1, orders=200)), tmp_path)
+    orders = tmp_path / "raw_orders.csv"
+    lines = orders.read_text().splitlines()
+    fields = lines[5].split(",")
+    fields[4] = value  # subtotal
+    lines[5] = ",".join(fields)
+    orders.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CsvImportError) as refused:
+        read_csv_dir(tmp_path)
+    assert f"raw_orders.csv: column subtotal on line 6: {reason}" in str(refused.value)
+
+
+def test_a_csv_column_the_upstream_cannot_serve_is_refused(tmp_path: Path) -> None:
+    write_csv_dir(generate(GenerationSpec(seed=1, orders=200)), tmp_path)
+    stores = tmp_path / "raw_stores.csv"
+    lines = stores.read_text().splitlines()
+    stores.write_text("\n".join([lines[0] + ',"manager"', *(f"{line},x" for line in lines[1:])]))
+    with pytest.raises(CsvImportError, match=r"raw_stores.csv: unknown column\(s\) manager"):
+        read_csv_dir(tmp_path)

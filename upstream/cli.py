@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -125,8 +126,6 @@ def generate_files(args: argparse.Namespace) -> None:
 
 
 def advance(args: argparse.Namespace) -> None:
-    if args.days < 1:
-        sys.exit(f"upstream: --days must be at least 1, not {args.days}")
     url = args.url.rstrip("/")
     try:
         response = httpx.post(
@@ -145,6 +144,26 @@ def advance(args: argparse.Namespace) -> None:
     print(response.text)
 
 
+def bounded(
+    kind: type[int] | type[float], minimum: float, maximum: float | None = None
+) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` within [minimum, maximum]."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text} is not a{'n integer' if kind is int else ' number'}"
+            ) from None
+        if not (value >= minimum and (maximum is None or value <= maximum)):
+            upper = f" and at most {maximum:g}" if maximum is not None else ""
+            raise argparse.ArgumentTypeError(f"{text} is not at least {minimum:g}{upper}")
+        return value
+
+    return parse
+
+
 def probability(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -153,9 +172,11 @@ def probability(text: str) -> float:
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--orders", type=int, default=5_000, help="orders in the history (scale)")
+    parser.add_argument(
+        "--orders", type=bounded(int, 1), default=5_000, help="orders in the history (scale)"
+    )
     parser.add_argument("--seed", type=int, default=42, help="random seed of the data set")
-    parser.add_argument("--history-days", type=int, default=90, help="days of history")
+    parser.add_argument("--history-days", type=bounded(int, 1), default=90, help="days of history")
     parser.add_argument(
         "--start",
         type=date.fromisoformat,
@@ -165,7 +186,10 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         "--sale-day", type=date.fromisoformat, help="day with a volume spike (default: 2/3 in)"
     )
     parser.add_argument(
-        "--sale-multiplier", type=float, default=20.0, help="volume on the sale day (x normal)"
+        "--sale-multiplier",
+        type=bounded(float, 1),
+        default=20.0,
+        help="volume on the sale day (x normal)",
     )
     parser.add_argument(
         "--evolve-at",
@@ -199,7 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=f"Serve the REST API on {HOST}. Clients authenticate with the bearer key "
         f"in ${API_KEY_ENV}.",
     )
-    serve_cmd.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one")
+    serve_cmd.add_argument(
+        "--port", type=bounded(int, 0, 65535), default=8765, help="TCP port; 0 picks a free one"
+    )
     add_data_arguments(serve_cmd)
     serve_cmd.add_argument(
         "--data-dir", type=Path, help="serve jafgen-style CSVs from here instead of generating"
@@ -210,17 +236,31 @@ def build_parser() -> argparse.ArgumentParser:
         "postgresql+psycopg2://user:pw@127.0.0.1/catalog or mysql+pymysql://root@127.0.0.1/test",
     )
     serve_cmd.add_argument(
-        "--latency-ms", type=float, default=30.0, help="base latency of every API request"
+        "--latency-ms",
+        type=bounded(float, 0),
+        default=30.0,
+        help="base latency of every API request",
     )
     serve_cmd.add_argument(
-        "--jitter-ms", type=float, default=20.0, help="uniform random latency on top of the base"
+        "--jitter-ms",
+        type=bounded(float, 0),
+        default=20.0,
+        help="uniform random latency on top of the base",
     )
     serve_cmd.add_argument(
-        "--rate-limit", type=float, default=20.0, help="requests/s per API key; 0 = unlimited"
+        "--rate-limit",
+        type=bounded(float, 0),
+        default=20.0,
+        help="requests/s per API key; 0 = unlimited",
     )
-    serve_cmd.add_argument("--burst", type=float, default=0.0, help="token bucket size (2x rate)")
     serve_cmd.add_argument(
-        "--max-concurrent", type=int, default=0, help="cap on requests in flight; 0 = no cap"
+        "--burst", type=bounded(float, 0), default=0.0, help="token bucket size (2x rate)"
+    )
+    serve_cmd.add_argument(
+        "--max-concurrent",
+        type=bounded(int, 0),
+        default=0,
+        help="cap on requests in flight; 0 = no cap",
     )
     serve_cmd.add_argument(
         "--faults",
@@ -237,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="move the running upstream's clock forward",
         description="New orders arrive and existing ones change status, day by day.",
     )
-    advance_cmd.add_argument("--days", type=int, default=1, help="days to move forward")
+    advance_cmd.add_argument("--days", type=bounded(int, 1), default=1, help="days to move forward")
     advance_cmd.add_argument(
         "--url", default=f"http://{HOST}:8765", help="base URL of the running upstream"
     )

@@ -9,6 +9,8 @@ them every row is as old as its business time and orders older than a day are co
 
 from __future__ import annotations
 
+import csv
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +50,26 @@ REQUIRED = {
     "supplies": ("id", "name", "cost", "perishable", "sku"),
     "tweets": ("id", "user_id", "tweeted_at", "content"),
 }
+# What the upstream writes beyond jafgen's columns; read when present.
+OPTIONAL = {
+    "customers": ("deleted_at", "updated_at"),
+    "orders": ("status", "channel", "updated_at"),
+    "order_items": ("price", "updated_at"),
+    "products": ("updated_at",),
+    "stores": ("updated_at",),
+    "supplies": ("updated_at",),
+    "tweets": ("client", "updated_at"),
+}
 TIME_COLUMNS = ("ordered_at", "opened_at", "tweeted_at", "updated_at", "deleted_at")
+# Parsed strictly: a value that does not fit (12.5 cents, 1e23, "12abc") stops the import
+# with its file, line and column, never served rounded, wrapped or dropped.
+TYPED_COLUMNS = {
+    **{c: pa.int64() for c in ("subtotal", "tax_paid", "order_total", "price", "cost")},
+    "quantity": pa.int64(),
+    "tax_rate": pa.float64(),
+    "perishable": pa.bool_(),
+}
+CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): .*CSV conversion error to (\w+)")
 
 
 class CsvImportError(ValueError):
@@ -182,17 +203,61 @@ def _read(directory: Path, name: str) -> pa.Table:
             "type",
         )
     }
-    convert = pacsv.ConvertOptions(column_types=text_columns, strings_can_be_null=True)
-    table = pacsv.read_csv(path, convert_options=convert)
+    convert = pacsv.ConvertOptions(
+        column_types={**text_columns, **TYPED_COLUMNS}, strings_can_be_null=True
+    )
+    table = read_typed_csv(path, convert)
     missing = [c for c in REQUIRED[name] if c not in table.column_names]
     if missing:
         raise CsvImportError(f"{path}: missing column(s) {', '.join(missing)}")
+    unknown = [c for c in table.column_names if c not in (*REQUIRED[name], *OPTIONAL[name])]
+    if unknown:
+        known = ", ".join((*REQUIRED[name], *OPTIONAL[name]))
+        raise CsvImportError(
+            f"{path}: unknown column(s) {', '.join(unknown)}; the upstream serves {known} "
+            "(a column it cannot serve is not dropped silently: remove it from the file)"
+        )
     for column in REQUIRED[name]:
         nulls = table[column].null_count
         if nulls and column not in ("name", "description"):
             row = pc.index(pc.is_null(table[column]), True).as_py() + 2
             raise CsvImportError(f"{path}: column {column} is empty on line {row}")
     return table
+
+
+def read_typed_csv(path: Path, convert: pacsv.ConvertOptions) -> pa.Table:
+    """The CSV with its typed columns parsed strictly; a value that does not parse is a
+    CsvImportError naming the line (the header is line 1), the column and the value."""
+    try:
+        return pacsv.read_csv(path, convert_options=convert)
+    except pa.ArrowInvalid as error:
+        found = CONVERSION_ERROR.search(str(error))
+        if found is None:
+            raise CsvImportError(f"{path}: {str(error).strip()}") from None
+        column_index, kind = int(found.group(1)), found.group(2)
+    # pyarrow names the column, not the row: find the first value that does not parse.
+    with path.open(newline="") as lines:
+        rows = csv.reader(lines)
+        column = next(rows)[column_index]
+        values = ((n, row[column_index]) for n, row in enumerate(rows, start=2))
+        bad = next(
+            (nv for nv in values if nv[1] and not parses(nv[1], TYPED_COLUMNS[column])), None
+        )
+    if bad is None:
+        raise CsvImportError(f"{path}: column {column} does not parse as {kind}")
+    line, value = bad
+    expected = {"int64": "an integer (amounts are in cents)", "double": "a number"}
+    raise CsvImportError(
+        f"{path}: column {column} on line {line}: {value!r} is not {expected.get(kind, kind)}"
+    )
+
+
+def parses(value: str, kind: pa.DataType) -> bool:
+    try:
+        pa.array([value]).cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
 
 
 def _time_us(table: pa.Table, column: str, path: str) -> np.ndarray:

@@ -23,10 +23,12 @@ import pyarrow.compute as pc
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 from dlt.sources.sql_database import sql_table
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from ingestion.errors import SourceUnavailable
 from ingestion.explain import cannot_reach_catalog, one_line
+from ingestion.settings import check_settings
 from ingestion.window import Window
 
 SOURCE_NAME = "catalog_db"
@@ -50,6 +52,9 @@ def catalog_db(
 ) -> list[DltResource]:
     """Every catalog table, read incrementally from the OLTP database; with `start`/`end`
     (ISO), just the rows changed in that window (see `ingestion.window`)."""
+    check_settings(
+        SOURCE_NAME, chunk_size=(chunk_size, "at least 1"), lag_seconds=(lag_seconds, "0 or more")
+    )
     window = Window.parse(start, end)
     url = server_url(credentials) if credentials else sqlite_url(sqlite_path)
     try:
@@ -119,6 +124,14 @@ def change_counter(table: str) -> Callable[[Any, Any, dict[str, Any]], None]:
 def server_url(url: str) -> str:
     """A PostgreSQL URL without a driver means psycopg2, the driver installed here
     (SQLAlchemy 2.1 would pick psycopg 3)."""
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise ValueError(
+            "SOURCES__CATALOG_DB__CREDENTIALS (or credentials under [sources.catalog_db] in "
+            ".dlt/secrets.toml) is not a database URL: expected "
+            "driver://user:password@host:port/database"
+        ) from None
     for scheme in ("postgresql://", "postgres://"):
         if url.startswith(scheme):
             return "postgresql+psycopg2://" + url.removeprefix(scheme)

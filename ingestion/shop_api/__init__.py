@@ -26,6 +26,7 @@ from requests import Response
 from ingestion.arrow_pages import TIMESTAMP, PageConverter
 from ingestion.errors import UpstreamError
 from ingestion.http import PacedSession, describe
+from ingestion.settings import check_settings, invalid_setting
 from ingestion.shop_api.endpoints import ENDPOINTS, MERGE, EndpointSpec
 from ingestion.shop_api.fetch import ShopApiFetcher
 from ingestion.window import Window
@@ -208,6 +209,19 @@ def shop_api(
     with `start`/`end` (ISO), just the rows changed in that window (see `ingestion.window`).
     `pace_requests`, `conditional_requests` and `balanced_slices` switch off what the
     benchmarks compare against (pacing, ETags, volume-balanced cursor slices)."""
+    check_settings(
+        SOURCE_NAME,
+        rate_limit=(rate_limit, "more than 0"),
+        max_concurrency=(max_concurrency, "at least 1"),
+        page_size=(page_size, "at least 1"),
+        lag_seconds=(lag_seconds, "0 or more"),
+        max_retry_seconds=(max_retry_seconds, "0 or more"),
+        backoff_seconds=(backoff_seconds, "0 or more"),
+        timeout_seconds=(timeout_seconds, "more than 0"),
+        backfill_days=(backfill_days, "0 or more"),
+    )
+    if page_size > MAX_PAGE_SIZE:
+        raise invalid_setting(SOURCE_NAME, "page_size", page_size, f"at most {MAX_PAGE_SIZE}")
     window = Window.parse(start, end)
     session = PacedSession(
         SOURCE_NAME,
