@@ -18,7 +18,7 @@ export DBT_TARGET_PATH := target$(if $(filter-out duckdb,$(TARGET)),/$(TARGET))
 export LAKE_ROOT ?= warehouse/lake
 DAGSTER_PORT ?= 3000
 
-.PHONY: help setup demo upstream ingest build orchestrate test test-dates lint format bench lock clean
+.PHONY: help setup demo upstream ingest build roles orchestrate test test-dates lint format bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ ingest: setup  ## extract incrementally from the upstream into TARGET's raw data
 build: setup  ## dbt build (models and tests) on TARGET
 	$(if $(filter lake,$(TARGET)),mkdir -p $(LAKE_ROOT))
 	$(BIN)/dbt build
+
+roles: setup  ## PostgreSQL: loader, transformer and reader roles with least privilege (idempotent)
+	$(BIN)/python -m ingestion.postgres_roles
 
 orchestrate: setup  ## Dagster UI on 127.0.0.1:$(DAGSTER_PORT): assets, schedules (SCHEDULES=on runs them)
 	mkdir -p .dagster && cp orchestration/dagster.yaml .dagster/dagster.yaml

@@ -49,12 +49,18 @@ def lake_root() -> Path:
     return path
 
 
-def postgres_url(database: str | None = None) -> str:
+def postgres_url(database: str | None = None, role: str | None = None) -> str:
     """The warehouse's URL (libpq and SQLAlchemy read it alike), or another database's on
-    the same server."""
-    user = quote(os.environ.get("POSTGRES_USER", "postgres"), safe="")
+    the same server. With `role` (LOADER, TRANSFORMER), that job's login when
+    POSTGRES_<role>_USER is set (`make roles`), else POSTGRES_USER's."""
+    prefix = (
+        "POSTGRES"
+        if role is None or f"POSTGRES_{role}_USER" not in os.environ
+        else (f"POSTGRES_{role}")
+    )
+    user = quote(os.environ.get(f"{prefix}_USER", "postgres"), safe="")
     # dlt insists on a password; under trust auth (the local default) any value works.
-    password = quote(os.environ.get("POSTGRES_PASSWORD", "postgres"), safe="")
+    password = quote(os.environ.get(f"{prefix}_PASSWORD", "postgres"), safe="")
     host = os.environ.get("POSTGRES_HOST", "127.0.0.1")
     port = os.environ.get("POSTGRES_PORT", "5432")
     database = database or os.environ.get("POSTGRES_DB", "jaffle")
@@ -80,7 +86,7 @@ def destination(target: str) -> Destination:
         credentials.global_config = {"memory_limit": DUCKDB_LOAD_MEMORY}
         return duckdb_warehouse(credentials=credentials, destination_name="duckdb")
     if target == "postgres":
-        return dlt.destinations.postgres(credentials=postgres_url())
+        return dlt.destinations.postgres(credentials=postgres_url(role="LOADER"))
     raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
 
 

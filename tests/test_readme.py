@@ -70,16 +70,75 @@ def test_lake_mode(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_postgres_instead_of_duckdb(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PostgreSQL block, then least privilege on the same database: `make roles` hands
+    the existing tables to their roles, the pipelines and dbt run as them, and each role is
+    refused what is not its job."""
     require("PostgreSQL", postgres_unavailable_reason())
     database = f"jaffle_readme_{shell.root.parent.name[-8:]}".lower().replace("-", "_")
     shell.env["POSTGRES_DB"] = database  # a variable the README names
+    postgres_block = block_with("make ingest TARGET=postgres")
+    created_roles = [role for role in ROLES if not role_exists(role)]
     try:
-        shell.run_block(block_with("TARGET=postgres"))
+        shell.run_block(postgres_block)
         monkeypatch.setenv("POSTGRES_DB", database)
-        assert_orders_mart_matches_upstream(Warehouse("postgres"), upstream_of(shell))  # type: ignore[arg-type]
+        upstream = upstream_of(shell)
+        assert_orders_mart_matches_upstream(Warehouse("postgres"), upstream)  # type: ignore[arg-type]
+
+        shell.run_block(block_with("make roles"))
+        shell.run("source .venv/bin/activate && python -m upstream advance --days 1")
+        # "then `make ingest TARGET=postgres && make build TARGET=postgres` as above"
+        shell.run(next(line for line in postgres_block if line.startswith("make ingest")))
+        assert_orders_mart_matches_upstream(Warehouse("postgres"), upstream)  # type: ignore[arg-type]
+        assert_each_role_is_refused_what_is_not_its_job(database)
     finally:
         drop_database(database)
-        del shell.env["POSTGRES_DB"]
+        for role in created_roles:
+            drop_role(role)
+        for name in ("POSTGRES_DB", "POSTGRES_LOADER_USER", "POSTGRES_TRANSFORMER_USER"):
+            shell.env.pop(name, None)
+
+
+ROLES = ("jaffle_loader", "jaffle_transformer", "jaffle_reader")
+# What each role may not do, and one thing it may, on the loaded and built warehouse.
+REFUSED = {
+    "jaffle_loader": ("select count(*) from analytics.orders", "create table analytics.x (i int)"),
+    "jaffle_transformer": (
+        "insert into raw.orders select * from raw.orders limit 0",
+        "create table raw.x (i int)",
+        "create table raw_catalog.x (i int)",
+    ),
+    "jaffle_reader": (
+        "select count(*) from raw.orders",
+        "create table analytics.x (i int)",
+        "delete from analytics.orders",
+    ),
+}
+ALLOWED = {
+    "jaffle_loader": "select count(*) from raw.orders",
+    "jaffle_transformer": "select count(*) from raw_catalog.products",
+    "jaffle_reader": "select count(*) from analytics.orders",
+}
+
+
+def assert_each_role_is_refused_what_is_not_its_job(database: str) -> None:
+    admin = psycopg2.connect(postgres_admin_dsn(), dbname=database)
+    with admin.cursor() as cursor:
+        cursor.execute(
+            "select schemaname, tableowner from pg_tables "
+            "where tablename = 'orders' and schemaname in ('raw', 'analytics')"
+        )
+        owners = dict(cursor.fetchall())
+    admin.close()
+    assert owners == {"raw": "jaffle_loader", "analytics": "jaffle_transformer"}
+    for role in ROLES:
+        connection = psycopg2.connect(postgres_admin_dsn(), user=role, dbname=database)
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            for statement in REFUSED[role]:
+                with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                    cursor.execute(statement)
+            cursor.execute(ALLOWED[role])
+        connection.close()
 
 
 def test_bring_your_own_data_set(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,4 +159,22 @@ def drop_database(database: str) -> None:
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'drop database if exists "{database}" with (force)')
+    admin.close()
+
+
+def role_exists(role: str) -> bool:
+    admin = psycopg2.connect(postgres_admin_dsn())
+    with admin.cursor() as cursor:
+        cursor.execute("select 1 from pg_roles where rolname = %s", (role,))
+        found = cursor.fetchone() is not None
+    admin.close()
+    return found
+
+
+def drop_role(role: str) -> None:
+    """A role this test created (its database dropped first, so it owns nothing)."""
+    admin = psycopg2.connect(postgres_admin_dsn())
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'drop role if exists "{role}"')
     admin.close()
