@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 logger = logging.getLogger("ingestion")
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+CURSOR = "updated_at"
 TYPES = {
     "text": pa.string(),
     "bigint": pa.int64(),
@@ -81,8 +82,14 @@ class PageConverter:
             else:
                 arrays.update(self._evolved(name, values))
         for index, value in enumerate(arrays[self.primary_key].to_pylist()):
-            if value is None and reasons[index] is None:
+            if (value is None or value == "") and reasons[index] is None:
                 reasons[index] = f"no primary key {self.primary_key!r}"
+        if self.columns.get(CURSOR) == "timestamp":
+            # A row without its change time cannot be read incrementally, nor ordered
+            # against other versions of its key.
+            for index, value in enumerate(arrays[CURSOR].is_null().to_pylist()):
+                if value and reasons[index] is None:
+                    reasons[index] = f"no {CURSOR!r}"
         table = pa.table(arrays)
         if any(reasons):
             bad = pa.array([reason is not None for reason in reasons])
@@ -109,14 +116,14 @@ class PageConverter:
                 self.evolved[name] = inferred.type
             return {name: inferred}
         try:
-            return {name: pa.array(values, type=known)}
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return {name: exact_array(values, known)}
+        except CONVERSION_ERRORS:
             pass
         fits: list[Any] = []
         misfits: list[Any] = []
         for value in values:
             try:
-                fits.append(pa.scalar(value, type=known).as_py())
+                fits.append(exact_array([value], known)[0].as_py())
                 misfits.append(None)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
                 fits.append(None)
@@ -175,15 +182,33 @@ def _timestamps(name: str, values: list[Any], reasons: list[str | None]) -> pa.A
         return pa.array(parsed, type=TIMESTAMP)
 
 
+CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
+
+
+def exact_array(values: list[Any], type_: pa.DataType) -> pa.Array:
+    """`values` as `type_` only where nothing changes: 12.5 does not become 12 (pyarrow's
+    `pa.array(..., type=int64)` truncates), nor "12" a number. Numbers convert between
+    integer and floating types only losslessly (Arrow's safe cast); else an error."""
+    inferred = pa.array(values)
+    if pa.types.is_null(inferred.type):
+        return pa.nulls(len(values), type_)
+    if inferred.type == type_:
+        return inferred
+    numeric = (pa.types.is_integer, pa.types.is_floating)
+    if any(check(inferred.type) for check in numeric) and any(check(type_) for check in numeric):
+        return inferred.cast(type_, safe=True)
+    return pa.array(values, type=type_)  # text to text-like types; raises on a mismatch
+
+
 def _typed(name: str, values: list[Any], type_: pa.DataType, reasons: list[str | None]) -> pa.Array:
     try:
-        return pa.array(values, type=type_)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return exact_array(values, type_)
+    except CONVERSION_ERRORS:
         out = []
         for index, value in enumerate(values):
             try:
-                out.append(pa.scalar(value, type=type_).as_py())
-            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                out.append(exact_array([value], type_)[0].as_py())
+            except CONVERSION_ERRORS:
                 reasons[index] = reasons[index] or f"{name}={value!r} is not {type_}"
                 out.append(None)
         return pa.array(out, type=type_)

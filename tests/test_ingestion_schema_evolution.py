@@ -32,6 +32,27 @@ def test_a_declared_column_is_a_contract_rows_that_break_it_are_rejected() -> No
     assert rejected.column("reason").to_pylist() == ["subtotal='5.5' is not int64"]
 
 
+def test_no_value_changes_silently_and_rows_without_key_or_cursor_are_rejected() -> None:
+    converter = PageConverter("orders", "id", COLUMNS)
+    rows, rejected = converter.convert(
+        [
+            {"id": "a", "subtotal": 12.5, "updated_at": STAMP},  # not truncated to 12
+            {"id": "b", "subtotal": 1e23, "updated_at": STAMP},  # not wrapped around
+            {"id": "", "subtotal": 1, "updated_at": STAMP},
+            {"id": "d", "subtotal": 1, "updated_at": None},
+            {"id": "e", "subtotal": 4.0, "updated_at": STAMP},  # exactly 4: loads
+        ]
+    )
+    assert rows.to_pylist() == [{"id": "e", "subtotal": 4, "updated_at": rows[2][0].as_py()}]
+    assert rejected is not None
+    assert rejected.column("reason").to_pylist() == [
+        "subtotal=12.5 is not int64",
+        "subtotal=1e+23 is not int64",
+        "no primary key 'id'",
+        "no 'updated_at'",
+    ]
+
+
 def test_a_new_field_that_changes_type_gets_a_variant_column(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
