@@ -154,27 +154,25 @@ def test_bring_your_own_data_set(shell: Shell, monkeypatch: pytest.MonkeyPatch) 
     assert str(first_day[0][0]) == "2018-09-01"
 
 
-def drop_database(database: str) -> None:
+def as_admin(statement: str, *params: str) -> list[tuple[object, ...]]:
+    """One statement on the server's maintenance database, committed; its rows."""
     admin = psycopg2.connect(postgres_admin_dsn())
     admin.autocommit = True
     with admin.cursor() as cursor:
-        cursor.execute(f'drop database if exists "{database}" with (force)')
+        cursor.execute(statement, params)
+        rows = cursor.fetchall() if cursor.description else []
     admin.close()
+    return rows
+
+
+def drop_database(database: str) -> None:
+    as_admin(f'drop database if exists "{database}" with (force)')
 
 
 def role_exists(role: str) -> bool:
-    admin = psycopg2.connect(postgres_admin_dsn())
-    with admin.cursor() as cursor:
-        cursor.execute("select 1 from pg_roles where rolname = %s", (role,))
-        found = cursor.fetchone() is not None
-    admin.close()
-    return found
+    return bool(as_admin("select 1 from pg_roles where rolname = %s", role))
 
 
 def drop_role(role: str) -> None:
     """A role this test created (its database dropped first, so it owns nothing)."""
-    admin = psycopg2.connect(postgres_admin_dsn())
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'drop role if exists "{role}"')
-    admin.close()
+    as_admin(f'drop role if exists "{role}"')
