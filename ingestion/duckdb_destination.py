@@ -23,7 +23,8 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import IO, Any
 
 from dlt.common.configuration import configspec
@@ -91,6 +92,20 @@ def _lock_exclusively(path: str, wait_seconds: float) -> IO[str]:
             f"more than {wait_seconds:g}s (set DUCKDB_FILE_WAIT_SECONDS to wait longer)"
         )
     return handle
+
+
+@contextmanager
+def holding_warehouse_file(path: str) -> Iterator[None]:
+    """While the DuckDB file at `path` is used outside dlt (publishing a snapshot): this
+    process's hold on it, so the pipelines' processes wait rather than fail, and vice versa."""
+    file = _open_file(path)
+    with file.lock:
+        file.opened()
+    try:
+        yield
+    finally:
+        with file.lock:
+            file.closed()
 
 
 class GuardedConnectionPool(DuckDbConnectionPool):

@@ -76,6 +76,7 @@ def main() -> None:
         }
         timed("ingest", [str(BIN / "python"), "-m", "ingestion", "run"], env, timings)
     dbt_build(env, timings)
+    timed("publish", [str(BIN / "python"), "-m", "ingestion.publish"], env, timings)
 
     with duckdb.connect(str(duckdb_path()), read_only=True) as conn:
         tables = conn.execute(
