@@ -157,8 +157,12 @@ def describe(request: requests.PreparedRequest) -> str:
 
 
 def endpoint_of(request: requests.PreparedRequest) -> str:
-    """The last segment of the request's path: `/v1/orders?...` -> `orders`."""
-    return (request.path_url or "").partition("?")[0].rstrip("/").rsplit("/", 1)[-1]
+    """What a request's counters are kept under: `/v1/orders?...` -> `orders`, and a fetch
+    by key, `/v1/orders/<key>`, -> `orders/key`."""
+    segments = (request.path_url or "").partition("?")[0].strip("/").split("/")
+    if segments[0] == "v1" and len(segments) > 1:
+        return segments[1] + ("/key" if len(segments) > 2 else "")
+    return segments[-1]
 
 
 class PacedSession(requests.Session):

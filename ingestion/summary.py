@@ -23,6 +23,9 @@ REQUEST_COUNTERS = (
     "bad_bodies",
     "rejected_rows",
     "bytes",
+    "rows_healed",  # rejects whose rows loaded this run (fetched again by key, or re-read)
+    "rejects_pending",  # keys to fetch again on the next run (from the state)
+    "rejects_persistent",  # given up on this run: in <table>__rejected for good
 )
 
 
@@ -122,6 +125,18 @@ class RunSummary:
                 f"{r.get('retries', 0)} retries, {r.get('rejected_rows', 0)} rejected rows, "
                 f"{r.get('bytes', 0) / 1e6:.1f} MB"
             )
+        rejected = int(self.requests.get("rejected_rows", 0))
+        pending = int(self.requests.get("rejects_pending", 0))
+        persistent = int(self.requests.get("rejects_persistent", 0))
+        healed = int(self.requests.get("rows_healed", 0))
+        if healed:
+            lines.append(f"  rejects healed: {healed} rows rejected before have loaded")
+        if rejected or pending or persistent:
+            lines.append(
+                f"  WARNING rejected rows: {rejected} this run, kept in raw.<table>__rejected; "
+                f"{pending} to fetch again next run, {persistent} given up for good "
+                "(analytics.audit_rejected_records lists them)"
+            )
         if self.verdict:
             lines.append(f"  bound: {self.verdict}")
         return lines
@@ -164,9 +179,16 @@ def summarize(
                         summary.rate_limit = custom.get("rate_limit", summary.rate_limit)
                         totals.update({k: custom.get(k, 0) for k in REQUEST_COUNTERS})
     summary.changes = {table: change_kinds(summary, table) for table in summary.rows}
+    totals["rejects_pending"] = rejects_pending(pipeline, source_name)
     summary.requests = dict(totals)
     summary.verdict = verdict(summary)
     return summary
+
+
+def rejects_pending(pipeline: dlt.Pipeline, source_name: str) -> int:
+    """Rejected rows to fetch again on the next run, from the state this run committed."""
+    resources = pipeline.state.get("sources", {}).get(source_name, {}).get("resources", {})
+    return sum(len(state.get("rejects_retrying", {})) for state in resources.values())
 
 
 def change_kinds(summary: RunSummary, table: str) -> dict[str, int]:
@@ -179,10 +201,12 @@ def change_kinds(summary: RunSummary, table: str) -> dict[str, int]:
     if "rows_changed" not in custom:
         return {"new or changed": rows}
     changed, reread = custom["rows_changed"], custom["rows_reread"]
+    refetched = summary.by_resource.get(f"{table}__refetch", {}).get("rows_refetched") or 0
+    healed = {"re-fetched (rejected before)": refetched} if refetched else {}
     if custom.get("rows_created") is None:
-        return {"new or changed": changed, "re-read": reread}
+        return {"new or changed": changed, "re-read": reread, **healed}
     created = custom["rows_created"]
-    return {"new": created, "changed": changed - created, "re-read": reread}
+    return {"new": created, "changed": changed - created, "re-read": reread, **healed}
 
 
 def verdict(summary: RunSummary) -> str:

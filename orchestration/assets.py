@@ -34,6 +34,7 @@ from ingestion import pipeline, warehouse
 from ingestion.catalog_db import catalog_db
 from ingestion.publish import publish
 from ingestion.shop_api import shop_api
+from ingestion.shop_api.rejects import REFETCH
 from orchestration.dbt_project import jaffle_dbt, prepare_manifest
 
 # The dbt source each dlt source lands in (models/staging/*/_*__sources.yml).
@@ -105,6 +106,8 @@ def ingestion_assets(source_name: str) -> Any:
             DltResourceTranslatorData(resource=resource, pipeline=dlt_pipeline)
         )
         for resource in definition_source(source_name).selected_resources.values()
+        # A table's second resource (its rejects fetched again) loads the same table.
+        if not resource.name.endswith(REFETCH)
     ]
 
     @multi_asset(name=f"ingest_{source_name}", specs=specs, can_subset=True)

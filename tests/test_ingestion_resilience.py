@@ -82,32 +82,70 @@ def test_persistent_faults_fail_clearly_without_advancing_state(
     assert "resources" not in state.get("sources", {}).get("shop_api", {})
 
 
-def test_rows_that_cannot_be_loaded_are_kept_aside_and_counted(
+def rejects(warehouse: Warehouse, tables: list[str]) -> list[tuple[str, ...]]:
+    return [
+        row
+        for table in tables
+        for row in warehouse.query(
+            f"select reject_key, status, attempts, reason, record from raw.{table}"
+        )
+    ]
+
+
+def test_rejected_rows_are_kept_aside_then_fetched_again_until_they_load(
     duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = secrets.token_hex(16)
-    args = ("--orders", ORDERS, *QUICK, "--rate-limit", "0", "--faults", "bad_record=0.5")
-    with UpstreamProcess(key, *args) as upstream:
-        point_pipeline_at(upstream, monkeypatch)
-        summary = pipeline.run("shop_api", "duckdb")
-    tables = [t for t in summary.rows if t.endswith("__rejected")]
-    assert tables, "no row was rejected"
-    rejected = [
-        row
-        for table in tables
-        for row in duckdb_warehouse.query(f"select reason, record from raw.{table}")
-    ]
-    assert sum(summary.rows[t] for t in tables) == len(rejected)
-    assert summary.requests["rejected_rows"] == len(rejected)
-    assert all("updated_at='not-a-timestamp'" in reason for reason, _ in rejected)
-    assert all('"updated_at":"not-a-timestamp"' in record for _, record in rejected)
+    clean = ("--orders", ORDERS, *QUICK, "--rate-limit", "0")
+    with (
+        UpstreamProcess(key, *clean, "--faults", "bad_record=0.5") as faulty,
+        UpstreamProcess(key, *clean) as upstream,
+    ):
+        point_pipeline_at(faulty, monkeypatch)
+        first = pipeline.run("shop_api", "duckdb")
+        tables = [t for t in first.rows if t.endswith("__rejected")]
+        assert tables, "no row was rejected"
+        kept = rejects(duckdb_warehouse, tables)
+        assert len(kept) == first.requests["rejected_rows"] == first.requests["rejects_pending"]
+        assert {status for _, status, *_ in kept} == {"retrying"}
+        assert all("updated_at='not-a-timestamp'" in reason for *_, reason, _ in kept)
+        assert all('"updated_at":"not-a-timestamp"' in record for *_, record in kept)
+        assert "WARNING rejected rows" in "\n".join(first.lines())
 
-    # dbt shows them too: an audit model with every one, and a warning with the count.
-    duckdb_warehouse.dbt("build", "--select", "audit_rejected_records+")
-    audited = duckdb_warehouse.query(
-        "select source_table, count(*) from analytics.audit_rejected_records group by 1"
-    )
-    assert dict(audited) == {t.removesuffix("__rejected"): summary.rows[t] for t in tables}
+        # dbt shows them too: an audit model with every one, and a warning with the count.
+        duckdb_warehouse.dbt("build", "--select", "audit_rejected_records+")
+        audited = duckdb_warehouse.query(
+            "select rejected_key, rejection_status from analytics.audit_rejected_records"
+        )
+        assert sorted(audited) == sorted((k, status) for k, status, *_ in kept)
+
+        # The next run (the corruption was in transit) fetches each by its key: all load,
+        # their rejects are deleted, and raw is exactly the upstream's.
+        point_pipeline_at(upstream, monkeypatch)
+        second = pipeline.run("shop_api", "duckdb")
+        assert second.requests["rows_healed"] == len(kept)
+        assert second.requests.get("rejects_pending", 0) == 0
+        assert rejects(duckdb_warehouse, tables) == []
+        assert_raw_matches_upstream(duckdb_warehouse, upstream)
+
+
+def test_a_row_that_never_loads_is_given_up_and_stored_once(
+    duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCES__SHOP_API__REJECT_RETRIES", "1")
+    key = secrets.token_hex(16)
+    args = ("--orders", "300", *QUICK, "--rate-limit", "0", "--faults", "bad_record=1")
+    with UpstreamProcess(key, *args) as upstream:  # every response: its first row corrupted
+        point_pipeline_at(upstream, monkeypatch)
+        first = pipeline.run("shop_api", "duckdb")
+        tables = [t for t in first.rows if t.endswith("__rejected")]
+        first_keys = {k for k, *_ in rejects(duckdb_warehouse, tables)}
+        second = pipeline.run("shop_api", "duckdb")  # each fetched by key: corrupted again
+        pipeline.run("shop_api", "duckdb")
+    assert second.requests["rejects_persistent"] >= len(first_keys) > 0
+    kept = {k: (status, attempts) for k, status, attempts, *_ in rejects(duckdb_warehouse, tables)}
+    assert len(kept) == len(rejects(duckdb_warehouse, tables))  # stored once per key
+    assert all(kept[k] == ("persistent", 1) for k in first_keys), kept
 
 
 def test_a_new_upstream_field_becomes_a_column(

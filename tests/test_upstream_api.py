@@ -153,9 +153,20 @@ def test_dropped_connections_break_the_body() -> None:
         assert httpx.get(f"{api.url}/health").status_code == 200
 
 
+@pytest.mark.parametrize("endpoint", [e.name for e in ENDPOINTS])
+def test_one_row_by_its_key_is_the_row_the_list_serves(api: UpstreamProcess, endpoint: str) -> None:
+    rows = read_all(api, endpoint)
+    key, row = next(iter(rows.items()))
+    served = get(api, f"{endpoint}/{key}", api.api_key)
+    assert served.status_code == 200 and served.json()["data"] == [row]
+    missing = get(api, f"{endpoint}/no-such-key", api.api_key)
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
 def test_openapi_description_lists_every_endpoint(api: UpstreamProcess) -> None:
     spec = httpx.get(f"{api.url}/openapi.json").json()
     assert {f"/v1/{e.name}" for e in ENDPOINTS} <= set(spec["paths"])
+    assert {f"/v1/{e.name}/{{key}}" for e in ENDPOINTS} <= set(spec["paths"])
 
 
 @pytest.mark.parametrize(

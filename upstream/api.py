@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import orjson
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -365,11 +366,29 @@ def create_app(
             + (" Supports `If-None-Match` (304, free of rate limit)." if endpoint.etag else ""),
         )
 
+    def add_key_endpoint(endpoint: Endpoint) -> None:
+        async def one_row(request: Request, key: str) -> Response:
+            table = store.tables[endpoint.name]
+            seqs = np.flatnonzero(store.ids[endpoint.name] == key.encode())
+            position = table.position_of(int(seqs[0])) if len(seqs) else None
+            if position is None:
+                raise ApiError(404, "not_found", f"no {endpoint.name} with key {key!r}")
+            return await serve(request, endpoint, (table, position, position + 1), {})
+
+        app.add_api_route(
+            f"/v1/{endpoint.name}/{{key}}",
+            one_row,
+            methods=["GET"],
+            summary=f"One of {endpoint.name} by its key",
+            description="The row as the list serves it, in `data` (404 when no row has it).",
+        )
+
     for endpoint in ENDPOINTS:
         if endpoint.pagination == "cursor":
             add_cursor_endpoint(endpoint)
         else:
             add_offset_endpoint(endpoint)
+        add_key_endpoint(endpoint)
 
     @app.get("/health", summary="Liveness and the upstream's clock (no key needed).")
     async def health() -> Response:

@@ -111,6 +111,11 @@ class Table:
             return start, len(self)
         return start, max(start, int(np.searchsorted(self.updated_at, before_us, "left")))
 
+    def position_of(self, seq: int) -> int | None:
+        """Index of the row with insertion number `seq`, if the table has it."""
+        found = np.flatnonzero(self.seq == seq)
+        return int(found[0]) if len(found) else None
+
     def key_at(self, index: int) -> PageKey:
         return PageKey(int(self.updated_at[index]), int(self.seq[index]))
 

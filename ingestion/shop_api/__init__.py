@@ -6,7 +6,8 @@ except the small slow-changing ones (products, stores), which are re-read whole 
 conditional request: unchanged, they cost a 304 and no rows. Pages are fetched concurrently
 (`fetch.py`) through one paced, retrying session shared by every resource (`ingestion.http`),
 and handed to dlt as Arrow tables (`ingestion.arrow_pages`), rows it cannot load going to
-`<table>__rejected` with the reason.
+`<table>__rejected` with the reason, to be fetched again by key on the next runs
+(`rejects.py`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ingestion.http import PacedSession, describe
 from ingestion.settings import check_settings, invalid_setting
 from ingestion.shop_api.endpoints import ENDPOINTS, MERGE, EndpointSpec
 from ingestion.shop_api.fetch import ShopApiFetcher
+from ingestion.shop_api.rejects import REFETCH, RejectLedger
 from ingestion.window import Window
 
 SOURCE_NAME = "shop_api"
@@ -49,18 +51,10 @@ def raise_for_upstream_status(response: Response, *args: Any, **kwargs: Any) -> 
     raise UpstreamError(f"{SOURCE_NAME}: {describe(response.request)} {reason}")
 
 
-def rejected(table: Any, spec: EndpointSpec) -> Any:
-    """Rejected rows go to their own append-only table, whatever the resource's hints: no
-    primary key, and the key column (which they may lack) nullable."""
-    hints = dlt.mark.make_hints(
-        table_name=f"{spec.name}__rejected",
-        write_disposition="append",
-        primary_key=(),
-        columns=[
-            {"name": spec.primary_key, "data_type": "text", "nullable": True, "primary_key": False}
-        ],
-    )
-    return dlt.mark.with_hints(table, hints, create_table_variant=True)
+def raise_unless_not_found(response: Response, *args: Any, **kwargs: Any) -> None:
+    """The hook for fetching one row by its key, where a 404 is an answer (no such row)."""
+    if response.status_code != 404:
+        raise_for_upstream_status(response, *args, **kwargs)
 
 
 def endpoint_resource(
@@ -71,15 +65,22 @@ def endpoint_resource(
     backfill_days: float,
     window: Window | None,
     conditional_requests: bool = True,
-) -> DltResource:
+    reject_retries: int = 3,
+) -> list[DltResource]:
+    """The endpoint's resource, and the one that fetches its rejected rows again by key."""
     converter = PageConverter(spec.name, spec.primary_key, spec.columns)
     # new_rows: changed after the frontier (the last run's cursor), created_rows: of those,
     # created after it too; reread_rows: at or before it, read again only for the lag window.
     counts = {"pages": 0, "new_rows": 0, "created_rows": 0, "reread_rows": 0, "rejected_rows": 0}
 
     def loadable(
-        pages: Iterator[list[dict[str, Any]]], frontier: datetime = EPOCH
+        pages: Iterator[list[dict[str, Any]]],
+        ledger: RejectLedger,
+        frontier: datetime = EPOCH,
+        window: tuple[datetime | None, datetime | None] = (None, None),
     ) -> Iterator[Any]:
+        """Pages as Arrow tables; rows that cannot load to the ledger, with the window of
+        changes the pages were read from (what to reload if they never heal)."""
         # Columns dlt already knows are not news: only a field never loaded before is logged.
         converter.remember(dlt.current.source_schema().tables.get(spec.name, {}).get("columns", {}))
         for page in pages:
@@ -97,16 +98,19 @@ def endpoint_resource(
                 counts["created_rows"] += pc.sum(created).as_py() or 0
             if rows.num_rows:
                 yield rows
+                yield from ledger.loaded(rows)
             if bad is not None:
                 counts["rejected_rows"] += bad.num_rows
-                yield rejected(bad, spec)
+                yield ledger.rejected(bad, *window)
 
-    def record_metrics(**extra: Any) -> None:
+    def record_metrics(ledger: RejectLedger, **extra: Any) -> None:
         """Requests, 429s, 304s, retries, bytes: into dlt's trace with the row counts."""
         dlt.current.resource_metrics().update(
             session.stats.snapshot(spec.name),
             pages=counts["pages"],
             rejected_rows=counts["rejected_rows"],
+            rows_healed=ledger.healed,
+            rejects_persistent=ledger.persistent,
             rows_changed=counts["new_rows"],
             rows_created=counts["created_rows"] if spec.created else None,
             rows_reread=counts["reread_rows"],
@@ -123,6 +127,22 @@ def endpoint_resource(
         # A row changed while a run reads it can arrive twice in one load (in two slices):
         # the merge keeps the newest version.
         hints["columns"] = {"updated_at": {"dedup_sort": "desc"}}
+
+    @dlt.resource(**{**hints, "name": f"{spec.name}{REFETCH}", "table_name": spec.name})
+    def refetch() -> Iterator[Any]:
+        """Rows rejected before, fetched again by key (their own resource: the endpoint's
+        incremental would drop them as older than its cursor)."""
+        if window is not None:
+            return  # an explicit window's run keeps the state as it was
+        ledger = RejectLedger.from_state(spec, reject_retries)
+        yield from ledger.heal(fetcher, converter)
+        dlt.current.resource_metrics().update(
+            session.stats.snapshot(f"{spec.name}/key"),
+            rows_refetched=ledger.refetched,
+            rows_healed=ledger.healed,
+            rejects_persistent=ledger.persistent,
+        )
+
     if spec.conditional:
 
         @dlt.resource(**hints)
@@ -133,18 +153,18 @@ def endpoint_resource(
             # previous read are the unchanged ones.
             seen = state.get("newest_change")
             frontier = datetime.fromisoformat(seen) if seen else EPOCH
-            for rows in loadable(
-                fetcher.offset_pages(spec, {}, etag if conditional_requests else None), frontier
-            ):
+            ledger = RejectLedger.from_state(spec, reject_retries)
+            pages = fetcher.offset_pages(spec, {}, etag if conditional_requests else None)
+            for rows in loadable(pages, ledger, frontier):
                 if isinstance(rows, pa.Table) and rows.num_rows:
                     newest = pc.max(rows["updated_at"]).as_py()
                     if newest is not None and newest > frontier:
                         known = state.get("newest_change") or ""
                         state["newest_change"] = max(newest.isoformat(), known)
                 yield rows
-            record_metrics()
+            record_metrics(ledger)
 
-        return whole
+        return [refetch, whole]
 
     cursor = dlt.sources.incremental(
         "updated_at",
@@ -163,9 +183,12 @@ def endpoint_resource(
         more, past windows with no rows), so that state is committed window by window; with
         an explicit window, the rows changed in it."""
         since: datetime = updated_at.start_value
+        ledger = RejectLedger.from_state(spec, reject_retries)
         if updated_at.end_value is not None:
-            yield from loadable(fetcher.changed_pages(spec, since, updated_at.end_value), since)
-            record_metrics()
+            until = updated_at.end_value
+            pages = fetcher.changed_pages(spec, since, until)
+            yield from loadable(pages, ledger, since, (since, until))
+            record_metrics(ledger)
             return
         # Rows up to `frontier` were loaded before and are read again only for the lag.
         frontier = since + timedelta(seconds=lag_seconds) if since > EPOCH else since
@@ -176,15 +199,16 @@ def endpoint_resource(
             since = frontier = fetcher.first_change_since(spec, EPOCH) or EPOCH
         while True:
             before = frontier + window if window else None
-            yield from loadable(fetcher.changed_pages(spec, since, before), frontier)
+            pages = fetcher.changed_pages(spec, since, before)
+            yield from loadable(pages, ledger, frontier, (since, before))
             following = fetcher.first_change_since(spec, before) if before else None
             more = following is not None
             if counts["new_rows"] or following is None:
                 break
             since = frontier = following  # skip windows without changes
-        record_metrics(backfill_remaining=int(more))
+        record_metrics(ledger, backfill_remaining=int(more))
 
-    return changed
+    return [refetch, changed]
 
 
 @dlt.source(name=SOURCE_NAME)
@@ -202,6 +226,7 @@ def shop_api(
     pace_requests: bool = True,
     conditional_requests: bool = True,
     balanced_slices: bool = True,
+    reject_retries: int = 3,
     start: str | None = None,
     end: str | None = None,
 ) -> list[DltResource]:
@@ -219,6 +244,7 @@ def shop_api(
         backoff_seconds=(backoff_seconds, "0 or more"),
         timeout_seconds=(timeout_seconds, "more than 0"),
         backfill_days=(backfill_days, "0 or more"),
+        reject_retries=(reject_retries, "at least 1"),
     )
     if page_size > MAX_PAGE_SIZE:
         raise invalid_setting(SOURCE_NAME, "page_size", page_size, f"at most {MAX_PAGE_SIZE}")
@@ -239,10 +265,19 @@ def shop_api(
         max_concurrency,
         page_size,
         balanced_slices=balanced_slices,
+        not_found_is_an_answer=raise_unless_not_found,
     )
     return [
-        endpoint_resource(
-            spec, fetcher, session, lag_seconds, backfill_days, window, conditional_requests
-        )
+        resource
         for spec in ENDPOINTS
+        for resource in endpoint_resource(
+            spec,
+            fetcher,
+            session,
+            lag_seconds,
+            backfill_days,
+            window,
+            conditional_requests,
+            reject_retries,
+        )
     ]

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from dlt.sources.helpers.rest_client import RESTClient
 
@@ -55,6 +56,8 @@ class ShopApiFetcher:
     workers: int
     page_size: int
     balanced_slices: bool = True
+    # The response hook for `row`: `hooks`' check, except that a 404 answers "no such row".
+    not_found_is_an_answer: Any = None
 
     def get(self, spec: EndpointSpec, params: dict[str, Any], headers: dict | None = None) -> Any:
         return self.client.get(f"/v1/{spec.name}", params=params, headers=headers, hooks=self.hooks)
@@ -64,6 +67,18 @@ class ShopApiFetcher:
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise UpstreamError(f"shop_api: GET /v1/{spec.name} ({params}) has no `data` list")
         return body
+
+    def row(self, spec: EndpointSpec, key: str) -> Rows:
+        """The row with `key` as the upstream serves it now (none: no such row)."""
+        path = f"/v1/{spec.name}/{quote(key, safe='')}"
+        hooks = {"response": [self.not_found_is_an_answer]}
+        response = self.client.get(path, hooks=hooks)
+        if response.status_code == 404:
+            return []
+        body = response.json()
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise UpstreamError(f"shop_api: GET {path} has no `data` list")
+        return body["data"]
 
     def changed_pages(
         self, spec: EndpointSpec, since: datetime, before: datetime | None
