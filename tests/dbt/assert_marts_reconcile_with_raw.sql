@@ -1,7 +1,36 @@
 -- The marts hold exactly what the raw layer holds: the same orders, items and money.
--- Returns one row per measure that differs (and so fails).
+-- Returns one row per measure that differs (and so fails). Orders of a customer the
+-- ingestion kept aside (audit_rejected_records) and never loaded belong to no customer row
+-- until it heals: the customers' measures leave them out, and the audit says why.
 
 with
+
+customers_never_loaded as (
+
+    select rejected.rejected_key as customer_id
+    from {{ ref('audit_rejected_records') }} as rejected
+    where
+        rejected.source_table = 'customers'
+        and rejected.rejected_key not in (
+            select loaded.customer_id from {{ ref('customers') }} as loaded
+        )
+
+),
+
+raw_orders_of_loaded_customers as (
+
+    select
+        count(*) as order_count,
+        sum(
+            case when raw_orders.status = 'returned' then 0 else raw_orders.order_total end
+        ) as kept_total_cents
+    from {{ source('shop', 'orders') }} as raw_orders
+    where
+        raw_orders.customer not in (
+            select never_loaded.customer_id from customers_never_loaded as never_loaded
+        )
+
+),
 
 raw_orders as (
 
@@ -116,18 +145,18 @@ measures as (
 
     select
         'customers: order count' as measure,
-        raw_orders.order_count as raw_value,
+        raw_orders_of_loaded_customers.order_count as raw_value,
         customers.order_count as mart_value
-    from raw_orders
+    from raw_orders_of_loaded_customers
     cross join customers
 
     union all
 
     select
         'customers: lifetime spend' as measure,
-        raw_orders.kept_total_cents as raw_value,
+        raw_orders_of_loaded_customers.kept_total_cents as raw_value,
         customers.kept_total_cents as mart_value
-    from raw_orders
+    from raw_orders_of_loaded_customers
     cross join customers
 
 ),
