@@ -18,7 +18,7 @@ export DBT_TARGET_PATH := target$(if $(filter-out duckdb,$(TARGET)),/$(TARGET))
 export LAKE_ROOT ?= warehouse/lake
 DAGSTER_PORT ?= 3000
 
-.PHONY: help setup demo upstream ingest build roles orchestrate test test-dates lint format bench lock clean
+.PHONY: help setup demo upstream ingest build roles orchestrate test test-dates chaos lint format bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ test: lint  ## the whole suite: lint, then pytest (dbt on DuckDB and PostgreSQL 
 
 test-dates: setup  ## the date-sensitive tests again under shifted clocks (6 dates; needs gcc)
 	$(BIN)/python tests/clock/run_dates.py
+
+chaos: setup  ## kill -9 during ingest and dbt build, DuckDB and PostgreSQL, checked key by key (QUICK=1: 2 trials each)
+	$(BIN)/python tests/chaos/run_trials.py $(if $(QUICK),--quick)
 
 bench: setup  ## benchmarks side by side (QUICK=1: smoke run; SCALE=orders; PEERS=1: + Singer; LARGE=1: + 10M/100M)
 	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(SCALE),--scale $(SCALE)) $(if $(PEERS),--peers) \
