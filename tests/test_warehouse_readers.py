@@ -1,6 +1,6 @@
 """Readers of the DuckDB warehouse (a notebook, a BI tool) read the published snapshot:
-polling it through rounds of ingest and `make build`, a reader never fails, never blocks a
-load, and sees only whole builds."""
+polling it through an ingest and `make build`, a reader never fails, never blocks a load,
+and sees only whole builds."""
 
 from __future__ import annotations
 
@@ -78,12 +78,11 @@ def test_a_reader_polling_through_loads_and_builds_sees_only_whole_builds(
     built: list[Totals] = [warehouse.query(TOTALS)[0]]  # type: ignore[list-item]
     with Reader().running() as reader:
         reader.wait_to_see(built[0])
-        for _ in range(2):
-            upstream.advance(days=2)
-            ingest(warehouse.target)  # the reader keeps reading the last build meanwhile
-            make_build()
-            built.append(warehouse.query(TOTALS)[0])  # type: ignore[arg-type]
-            reader.wait_to_see(built[-1])  # certain, not luck: the next round waits for it
+        upstream.advance(days=2)
+        ingest(warehouse.target)  # the reader keeps reading the first build meanwhile
+        make_build()
+        built.append(warehouse.query(TOTALS)[0])  # type: ignore[arg-type]
+        reader.wait_to_see(built[-1])  # certain, not luck: waited for
     assert reader.errors == []
-    assert len(set(built)) == 3, built  # every round changed the orders
+    assert len(set(built)) == 2, built  # the round changed the orders
     assert set(reader.seen) <= set(built), set(reader.seen) - set(built)

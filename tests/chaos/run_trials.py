@@ -29,6 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.databases import scratch_postgres_database  # noqa: E402
+from bench.scenarios.ingestion import environment  # noqa: E402
 from tests.support import (  # noqa: E402
     FAST_UPSTREAM,
     Warehouse,
@@ -135,22 +136,14 @@ def warehouse_for(target: str) -> Iterator[str]:
 
 
 def check(target: str, env: dict, truth: UpstreamProcess) -> None:
-    saved = {name: os.environ.get(name) for name in ("DUCKDB_PATH", "POSTGRES_DB")}
-    os.environ["DUCKDB_PATH"] = env["DUCKDB_PATH"]
-    if "POSTGRES_DB" in env:
-        os.environ["POSTGRES_DB"] = env["POSTGRES_DB"]
-    try:
+    """Raw and marts against the upstream's truth, key by key."""
+    where = {name: env[name] for name in ("DUCKDB_PATH", "POSTGRES_DB") if name in env}
+    with environment(**where):
         warehouse = Warehouse(target)
         assert_raw_matches_upstream(warehouse, truth)
         assert_orders_mart_matches_upstream(warehouse, truth)
         assert_daily_revenue_matches_upstream(warehouse, truth)
         assert_customers_match_upstream(warehouse, truth)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def run_target(target: str, trials: int, orders: int, rng: random.Random) -> list[Trial]:
