@@ -30,8 +30,10 @@ $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	@# The system's certificate store, as pip uses: a registry behind a proxy with its own CA
-	@# then works without SSL_CERT_FILE in the environment.
-	$(BIN)/uv pip install --quiet --system-certs --python $(BIN)/python -r requirements.lock
+	@# then works without SSL_CERT_FILE in the environment. Bytecode compiled now, as pip
+	@# does, not by every command's first run (uv skips it by default).
+	$(BIN)/uv pip install --quiet --system-certs --compile-bytecode --python $(BIN)/python \
+		-r requirements.lock
 	@touch $@
 
 demo: setup  ## start the upstream, ingest, dbt build on DuckDB, print a summary

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from dlt.common.configuration.exceptions import (
-    ConfigFieldMissingException,
-    ConfigurationException,
-)
-from dlt.pipeline.exceptions import PipelineStepFailed
-
-from ingestion import pipeline, warehouse
+from ingestion import SOURCES, warehouse
 from ingestion.errors import SourceUnavailable
 from ingestion.explain import explain, one_line
 from ingestion.runlock import RunInProgress
@@ -24,6 +19,15 @@ PROCESS_STARTED = process_started_at()
 
 def run_source(source_name: str, args: argparse.Namespace) -> tuple[int, list[str]]:
     """One source's run: its exit code and what to print (stdout lines, or an error)."""
+    # dlt is imported here, not at the top: `--help` and argument errors answer at once.
+    from dlt.common.configuration.exceptions import (
+        ConfigFieldMissingException,
+        ConfigurationException,
+    )
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    from ingestion import pipeline
+
     try:
         summary = pipeline.run(
             source_name,
@@ -62,12 +66,16 @@ def run_source(source_name: str, args: argparse.Namespace) -> tuple[int, list[st
 def run(args: argparse.Namespace) -> int:
     """Run the sources; `all` runs them at once (dlt runs pipelines in parallel threads),
     since they read different systems and load different datasets."""
-    sources = pipeline.SOURCES if args.source == "all" else (args.source,)
+    sources = SOURCES if args.source == "all" else (args.source,)
     try:
         Window.parse(args.start, args.end)
     except ValueError as error:
         print(f"ingestion: --start/--end: {error}", file=sys.stderr)
         return 2
+    # The modules of the sources that run, imported here before the threads start (and no
+    # others: the catalog's pulls in SQLAlchemy).
+    for name in sources:
+        importlib.import_module(f"ingestion.{name}")
     with ThreadPoolExecutor(max_workers=len(sources), thread_name_prefix="ingest") as pool:
         outcomes = list(pool.map(lambda name: run_source(name, args), sources))
     for code, lines in outcomes:
@@ -92,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ingestion", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run_cmd = commands.add_parser("run", help="extract incrementally and load the raw dataset")
-    run_cmd.add_argument("--source", choices=(*pipeline.SOURCES, "all"), default="all")
+    run_cmd.add_argument("--source", choices=(*SOURCES, "all"), default="all")
     run_cmd.add_argument(
         "--target",
         choices=warehouse.TARGETS,

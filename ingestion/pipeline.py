@@ -12,13 +12,10 @@ from dlt.common.exceptions import TerminalException
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from ingestion import warehouse
-from ingestion.catalog_db import catalog_db
+from ingestion import SOURCES, warehouse
 from ingestion.runlock import run_lock
-from ingestion.shop_api import shop_api
 from ingestion.summary import RunSummary, summarize
 
-SOURCES = ("shop_api", "catalog_db")
 # Each source lands in a dataset of its own: both have products and stores.
 DATASETS = {"shop_api": warehouse.RAW_DATASET, "catalog_db": "raw_catalog"}
 API_KEY_ENV = "UPSTREAM_API_KEY"
@@ -46,7 +43,10 @@ def make_source(
     end: str | None = None,
 ) -> dlt.sources.DltSource:
     window = {name: value for name, value in (("start", start), ("end", end)) if value}
+    # Each source's module is imported when it runs: the catalog's pulls in SQLAlchemy.
     if source_name == "catalog_db":
+        from ingestion.catalog_db import catalog_db
+
         return catalog_db(**window)
     if source_name != "shop_api":
         raise ValueError(f"unknown source {source_name!r}; expected one of {', '.join(SOURCES)}")
@@ -55,6 +55,8 @@ def make_source(
     api_key = os.environ.get(API_KEY_ENV)
     if api_key:
         options["api_key"] = api_key
+    from ingestion.shop_api import shop_api
+
     return shop_api(**options)
 
 

@@ -10,9 +10,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dlt
+if TYPE_CHECKING:
+    import dlt
 
 REQUEST_COUNTERS = (
     "requests",

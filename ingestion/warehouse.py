@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import dlt
-from dlt.common.destination import Destination
-
-from ingestion.duckdb_destination import GuardedDuckDbCredentials, duckdb_warehouse
+if TYPE_CHECKING:  # dlt is imported where a destination is made: `--help` stays quick
+    from dlt.common.destination import Destination
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("duckdb", "postgres", "lake")
@@ -71,6 +70,10 @@ DUCKDB_LOAD_MEMORY = os.environ.get("DUCKDB_LOAD_MEMORY", "512MB")
 
 
 def destination(target: str) -> Destination:
+    import dlt
+
+    from ingestion.duckdb_destination import GuardedDuckDbCredentials, duckdb_warehouse
+
     if target == "duckdb":
         path = duckdb_path()
         try:
