@@ -98,11 +98,14 @@ def command(step: tuple[str, ...]) -> list[str]:
     return [str(BIN / step[0]), *step[1:]] if step[0] == "dbt" else [sys.executable, *step]
 
 
-def run(step: tuple[str, ...], env: dict) -> None:
+def run(step: tuple[str, ...], env: dict) -> float:
+    """Run the step to the end; its seconds. RuntimeError when it fails."""
+    started = time.monotonic()
     result = subprocess.run(command(step), cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         tail = (result.stdout + result.stderr).strip().splitlines()[-3:]
         raise RuntimeError(f"{' '.join(step)} failed after a kill: {' | '.join(tail)}")
+    return time.monotonic() - started
 
 
 def run_and_kill(step: tuple[str, ...], env: dict, after: float) -> bool:
@@ -160,12 +163,11 @@ def run_target(target: str, trials: int, orders: int, rng: random.Random) -> lis
         scratch = Path(scratch_dir)
         healthy_env = command_env(target, scratch, truth, database)
         flaky_env = command_env(target, scratch, flaky, database)
-        started = time.monotonic()
-        run(INGEST, healthy_env)
-        ingest_seconds = time.monotonic() - started
-        started = time.monotonic()
+        run(INGEST, healthy_env)  # the full load
         run(BUILD, healthy_env)
-        build_seconds = time.monotonic() - started
+        # How long an incremental round's steps take (updated as trials run): kills are
+        # drawn between the end of a process's start-up and then, to land mid-work.
+        seconds = {"ingest": run(INGEST, healthy_env), "build": run(BUILD, healthy_env)}
         for number in range(1, trials + 1):
             for upstream in (truth, flaky):  # the same seed and days: the same data
                 upstream.advance(days=1)
@@ -173,16 +175,13 @@ def run_target(target: str, trials: int, orders: int, rng: random.Random) -> lis
             trial = Trial(target, number, killed, 0.0, flaky=number % 2 == 0)
             env = flaky_env if trial.flaky else healthy_env
             try:
-                # Between the end of the process's start-up and the end of a full run's
-                # time: most kills land mid-work (an incremental run may finish sooner).
+                trial.after_seconds = rng.uniform(STARTUP_SECONDS, seconds[killed])
                 if killed == "ingest":
-                    trial.after_seconds = rng.uniform(STARTUP_SECONDS, ingest_seconds)
                     trial.landed = run_and_kill(INGEST, env, trial.after_seconds)
                     run(INGEST, env)
-                    run(BUILD, env)
+                    seconds["build"] = run(BUILD, env)
                 else:
-                    run(INGEST, env)
-                    trial.after_seconds = rng.uniform(STARTUP_SECONDS, build_seconds)
+                    seconds["ingest"] = run(INGEST, env)
                     trial.landed = run_and_kill(BUILD, env, trial.after_seconds)
                     run(BUILD, env)
                 check(target, env, truth)
