@@ -60,6 +60,14 @@ def run_source(source_name: str, args: argparse.Namespace) -> tuple[int, list[st
             f"ingestion: {source_name} failed in {error.step}: {reason} (nothing from this run "
             "was committed; the next run starts from the same state)"
         ]
+    if summary.stopped:
+        # What was read landed; the rest is read by the next run (exit code 4, documented).
+        stopped = ", ".join(summary.stopped)
+        return 4, [
+            *summary.lines(),
+            f"ingestion: {source_name} stopped early ({stopped}): what was read is loaded and "
+            "the state points at the rest; run again once the upstream recovers",
+        ]
     return 0, summary.lines()
 
 

@@ -7,3 +7,7 @@ class UpstreamError(RuntimeError):
 
 class SourceUnavailable(RuntimeError):
     """A source's system cannot be reached or is not there; the message says what to start."""
+
+
+class RetriesExhausted(UpstreamError):
+    """A request failed on every retry its budget allowed (the upstream answers, but badly)."""

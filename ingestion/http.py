@@ -25,7 +25,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from ingestion.errors import UpstreamError
+from ingestion.errors import RetriesExhausted, UpstreamError
 
 # Transport failures worth another try: refused or dropped connections, timeouts, bodies
 # cut off mid-way.
@@ -236,7 +236,7 @@ class PacedSession(requests.Session):
                 delay = retry_after
             elapsed = time.monotonic() - started
             if attempt >= self.max_attempts or elapsed + delay > self.max_retry_seconds:
-                raise UpstreamError(
+                raise RetriesExhausted(
                     f"{self.source}: {describe(request)} failed {attempt} times over "
                     f"{elapsed:.0f}s; last problem: {problem}"
                 )

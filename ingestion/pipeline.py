@@ -108,7 +108,7 @@ def run(
             started = process_started if total is None else None
             summary = summarize(pipeline, source_name, target, started)
             total = summary if total is None else total.add(summary)
-            if not summary.backfill_remaining:
+            if summary.stopped or not summary.backfill_remaining:
                 break
             print(
                 f"  window {total.runs} committed ({sum(summary.rows.values())} rows); "

@@ -65,6 +65,12 @@ class RunSummary:
     leftover_loads: int = 0  # packages a stopped run left, loaded before extracting anew
 
     @property
+    def stopped(self) -> dict[str, str]:
+        """Resources whose read stopped at a request out of retries: why, and what is read
+        again next run (what they read before landed)."""
+        return {name: m["stopped"] for name, m in self.by_resource.items() if m.get("stopped")}
+
+    @property
     def backfill_remaining(self) -> bool:
         return any(m.get("backfill_remaining") for m in self.by_resource.values())
 
@@ -140,6 +146,8 @@ class RunSummary:
             )
         if self.verdict:
             lines.append(f"  bound: {self.verdict}")
+        for resource, why in self.stopped.items():
+            lines.append(f"  STOPPED {resource}: {why}")
         return lines
 
     def write(self, path: Path) -> None:

@@ -21,6 +21,7 @@ from dagster import (
     AssetKey,
     AssetSpec,
     Config,
+    Failure,
     FreshnessPolicy,
     MaterializeResult,
     multi_asset,
@@ -125,6 +126,10 @@ def ingestion_assets(source_name: str) -> Any:
         loaded = {AssetKey([DBT_SOURCE_OF[source_name], table]) for table in summary.rows}
         for key in selected - loaded:
             yield MaterializeResult(asset_key=key, metadata={"rows_loaded": 0})
+        if summary.stopped:
+            # What was read landed (reported above); the run still fails, so the schedule's
+            # next tick or a retry reads the rest.
+            raise Failure(f"{source_name} stopped early: {summary.stopped}")
 
     return assets
 

@@ -11,13 +11,12 @@ import httpx
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from ingestion import pipeline
+from ingestion import cli, pipeline
 from ingestion import warehouse as warehouse_settings
-from ingestion.errors import UpstreamError
+from ingestion.shop_api import EPOCH
 from tests.support import Warehouse
 from tests.test_pipeline_end_to_end import (
     assert_raw_matches_upstream,
-    exception_chain,
     orders_cursor,
 )
 from upstream.process import UpstreamProcess
@@ -66,20 +65,52 @@ def test_faults_and_429_storms_are_survived_with_exact_data(
 
 
 def test_persistent_faults_fail_clearly_without_advancing_state(
-    duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+    duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setenv("SOURCES__SHOP_API__MAX_RETRY_SECONDS", "1")
     key = secrets.token_hex(16)
     with UpstreamProcess(key, "--orders", ORDERS, *QUICK, "--faults", "error_5xx=1") as broken:
         point_pipeline_at(broken, monkeypatch)
-        with pytest.raises(PipelineStepFailed) as failure:
-            pipeline.run("shop_api", "duckdb")
-    errors = [e for e in exception_chain(failure.value) if isinstance(e, UpstreamError)]
-    assert errors, failure.value
-    assert "GET /v1/" in str(errors[0]) and "failed" in str(errors[0])
+        code = cli.main(["run", "--source", "shop_api", "--target", "duckdb"])
+    assert code == 4
+    errors = capsys.readouterr().err
+    assert "STOPPED orders: shop_api: GET /v1/orders" in errors and "failed" in errors
+    assert "shop_api stopped early" in errors
     assert not duckdb_warehouse.table_exists("raw", "orders")
-    state = pipeline.make_pipeline("shop_api", "duckdb").state
-    assert "resources" not in state.get("sources", {}).get("shop_api", {})
+    assert orders_cursor("duckdb") == EPOCH
+
+
+def test_a_read_out_of_retries_keeps_what_it_read_and_resumes_at_the_gap(
+    duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An outage that outlasts the retry budget midway: the pages read before it land, the
+    cursor stops at the first change not read, and the next run reads just the rest."""
+    monkeypatch.setenv("SOURCES__SHOP_API__MAX_RETRY_SECONDS", "1")
+    monkeypatch.setenv("SOURCES__SHOP_API__PAGE_SIZE", "100")
+    key = secrets.token_hex(16)
+    data = ("--orders", ORDERS, *QUICK, "--rate-limit", "0")
+    # Each endpoint's first page comes within the first dozen requests (one per resource,
+    # plus the orders' end-of-data probes), so orders' page 1 lands, and 2,000 orders need
+    # 20 pages: the outage is certain to cut the orders' read.
+    with (
+        UpstreamProcess(key, *data, "--faults", "outage_after=12") as failing,
+        UpstreamProcess(key, *data) as truth,
+    ):
+        point_pipeline_at(failing, monkeypatch)
+        first = pipeline.run("shop_api", "duckdb")
+        assert "orders" in first.stopped, first.lines()
+        assert "rows changed from" in first.stopped["orders"]
+        (landed,) = duckdb_warehouse.query("select count(*) from raw.orders")[0]
+        assert 100 <= landed < int(ORDERS)
+        assert orders_cursor("duckdb") > EPOCH
+
+        point_pipeline_at(truth, monkeypatch)
+        second = pipeline.run("shop_api", "duckdb")
+        assert not second.stopped
+        assert_raw_matches_upstream(duckdb_warehouse, truth)
+        # Rows from before the gap were not read twice: the second run started at the gap
+        # (minus the lag window, an hour).
+        assert second.rows["orders"] < int(ORDERS), (second.rows, landed)
 
 
 def rejects(warehouse: Warehouse, tables: list[str]) -> list[tuple[str, ...]]:

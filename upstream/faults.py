@@ -24,6 +24,9 @@ class FaultProfile:
     malform: float = 0.0  # a complete 200 response whose JSON body is corrupted
     bad_record: float = 0.0  # valid JSON, but one row's `updated_at` is not a timestamp
     burst_length: int = 5
+    # After this many requests every request fails with a 5xx (0: never): an outage that
+    # outlasts any retry budget, at a moment a test can count on.
+    outage_after: int = 0
     slow_seconds: float = 30.0
     seed: int = 0
 
@@ -50,7 +53,8 @@ class FaultProfile:
             name = name.strip()
             if name not in known or name == "seed":
                 raise ValueError(f"unknown fault {name!r}; known: {', '.join(OUTCOMES)}")
-            values[name] = int(value) if name == "burst_length" else float(value)
+            integer = name in ("burst_length", "outage_after")
+            values[name] = int(value) if integer else float(value)
         profile = cls(**values)  # type: ignore[arg-type]
         if sum(getattr(profile, name) for name in OUTCOMES) > 1:
             raise ValueError("fault shares add up to more than 1")
@@ -58,7 +62,7 @@ class FaultProfile:
 
     @property
     def active(self) -> bool:
-        return any(getattr(self, name) > 0 for name in OUTCOMES)
+        return self.outage_after > 0 or any(getattr(self, name) > 0 for name in OUTCOMES)
 
 
 class FaultInjector:
@@ -68,10 +72,14 @@ class FaultInjector:
         self.profile = profile
         self._rng = random.Random(profile.seed)
         self._burst_left = 0
+        self._requests = 0
 
     def draw(self) -> str | None:
         if not self.profile.active:
             return None
+        self._requests += 1
+        if self.profile.outage_after and self._requests > self.profile.outage_after:
+            return "error_5xx"
         if self._burst_left > 0:
             self._burst_left -= 1
             return "burst_429"

@@ -19,13 +19,14 @@ from typing import Any
 import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
+from dlt.common.time import ensure_pendulum_datetime
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from requests import Response
 
 from ingestion.arrow_pages import TIMESTAMP, PageConverter
-from ingestion.errors import UpstreamError
+from ingestion.errors import RetriesExhausted, UpstreamError
 from ingestion.http import PacedSession, describe
 from ingestion.settings import check_settings, invalid_setting
 from ingestion.shop_api.endpoints import ENDPOINTS, MERGE, EndpointSpec
@@ -135,12 +136,18 @@ def endpoint_resource(
         if window is not None:
             return  # an explicit window's run keeps the state as it was
         ledger = RejectLedger.from_state(spec, reject_retries)
-        yield from ledger.heal(fetcher, converter)
+        stopped = None
+        try:
+            yield from ledger.heal(fetcher, converter)
+        except RetriesExhausted as error:
+            # Keys not fetched keep their attempts; the next run asks again.
+            stopped = f"{error}; the rejects left are fetched again next run"
         dlt.current.resource_metrics().update(
             session.stats.snapshot(f"{spec.name}/key"),
             rows_refetched=ledger.refetched,
             rows_healed=ledger.healed,
             rejects_persistent=ledger.persistent,
+            stopped=stopped,
         )
 
     if spec.conditional:
@@ -155,14 +162,19 @@ def endpoint_resource(
             frontier = datetime.fromisoformat(seen) if seen else EPOCH
             ledger = RejectLedger.from_state(spec, reject_retries)
             pages = fetcher.offset_pages(spec, {}, etag if conditional_requests else None)
-            for rows in loadable(pages, ledger, frontier):
-                if isinstance(rows, pa.Table) and rows.num_rows:
-                    newest = pc.max(rows["updated_at"]).as_py()
-                    if newest is not None and newest > frontier:
-                        known = state.get("newest_change") or ""
-                        state["newest_change"] = max(newest.isoformat(), known)
-                yield rows
-            record_metrics(ledger)
+            stopped = None
+            try:
+                for rows in loadable(pages, ledger, frontier):
+                    if isinstance(rows, pa.Table) and rows.num_rows:
+                        newest = pc.max(rows["updated_at"]).as_py()
+                        if newest is not None and newest > frontier:
+                            known = state.get("newest_change") or ""
+                            state["newest_change"] = max(newest.isoformat(), known)
+                    yield rows
+            except RetriesExhausted as error:
+                # The ETag is not kept (fetch.py): the next run reads the whole table again.
+                stopped = f"{error}; the rows read so far are loaded, the next run reads it again"
+            record_metrics(ledger, stopped=stopped)
 
         return [refetch, whole]
 
@@ -186,8 +198,12 @@ def endpoint_resource(
         ledger = RejectLedger.from_state(spec, reject_retries)
         if updated_at.end_value is not None:
             until = updated_at.end_value
-            pages = fetcher.changed_pages(spec, since, until)
-            yield from loadable(pages, ledger, since, (since, until))
+            try:
+                pages = fetcher.changed_pages(spec, since, until)
+                yield from loadable(pages, ledger, since, (since, until))
+            except RetriesExhausted as error:
+                record_metrics(ledger, stopped=f"{error}; run the same window again")
+                return
             record_metrics(ledger)
             return
         # Rows up to `frontier` were loaded before and are read again only for the lag.
@@ -200,7 +216,19 @@ def endpoint_resource(
         while True:
             before = frontier + window if window else None
             pages = fetcher.changed_pages(spec, since, before)
-            yield from loadable(pages, ledger, frontier, (since, before))
+            try:
+                yield from loadable(pages, ledger, frontier, (since, before))
+            except RetriesExhausted as error:
+                # Keep what was read: the cursor goes back to the first change not read (the
+                # rows after it that did arrive are read again next run, merged by key).
+                read_before = getattr(error, "read_before", None) or since
+                cursor_state = dlt.current.resource_state()["incremental"]["updated_at"]
+                cursor_state["last_value"] = ensure_pendulum_datetime(read_before)
+                stopped = (
+                    f"{error}; rows changed from {read_before.isoformat()} on are read next run"
+                )
+                record_metrics(ledger, stopped=stopped)
+                return
             following = fetcher.first_change_since(spec, before) if before else None
             more = following is not None
             if counts["new_rows"] or following is None:

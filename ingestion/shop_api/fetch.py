@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 from dlt.sources.helpers.rest_client import RESTClient
 
-from ingestion.errors import UpstreamError
-from ingestion.parallel import Task, TaskPool
+from ingestion.errors import RetriesExhausted, UpstreamError
+from ingestion.parallel import Task, TaskPool, TasksFailed
 from ingestion.shop_api.endpoints import EndpointSpec
 
 Rows = list[dict[str, Any]]
@@ -47,6 +47,23 @@ def change_times(rows: Rows) -> list[datetime]:
         except (KeyError, TypeError, ValueError):
             continue
     return times
+
+
+class FetchStopped(RetriesExhausted):
+    """A read stopped at a request out of retries, after the rows changed before
+    `read_before` (None: no row can be counted as read) were handed on."""
+
+    def __init__(self, cause: RetriesExhausted, read_before: datetime | None) -> None:
+        super().__init__(str(cause))
+        self.read_before = read_before
+
+
+def stopped(failure: TasksFailed, read_before: datetime | None) -> Exception:
+    """What a failed pool of page fetches means: a read that stopped with its retries spent
+    (to be resumed), or the failure itself."""
+    if isinstance(failure.cause, RetriesExhausted):
+        return FetchStopped(failure.cause, read_before)
+    return failure.cause
 
 
 @dataclass
@@ -110,19 +127,30 @@ class ShopApiFetcher:
         response = self.get(spec, params, headers)
         if response.status_code == 304:
             return
-        if etag is not None and response.headers.get("ETag"):
-            etag["value"] = response.headers["ETag"]
         first = response.json()
         yield first["data"]
 
-        def fetch(number: int) -> Task[Rows]:
-            def run() -> tuple[Rows, list[Task[Rows]]]:
-                return self.page(spec, {**params, "page": number})["data"], []
+        def fetch(number: int) -> Task[tuple[int, Rows]]:
+            def run() -> tuple[tuple[int, Rows], list[Task[tuple[int, Rows]]]]:
+                return (number, self.page(spec, {**params, "page": number})["data"]), []
 
-            return run
+            return Task(run, number)
 
+        # Pages are in change order: pages 1..n all read means every change up to page n's
+        # last was read, whatever the order they arrived in.
+        newest_of_page = {1: max(change_times(first["data"]), default=None)}
         pages = range(2, int(first["total_pages"]) + 1)
-        yield from TaskPool[Rows](self.workers).run(fetch(n) for n in pages)
+        try:
+            for number, rows in TaskPool[tuple[int, Rows]](self.workers).run(map(fetch, pages)):
+                newest_of_page[number] = max(change_times(rows), default=None)
+                yield rows
+        except TasksFailed as failure:
+            read = min(task.position for task in failure.unfinished) - 1
+            newest = [t for n, t in newest_of_page.items() if n <= read and t is not None]
+            raise stopped(failure, max(newest, default=None)) from failure.cause
+        # The ETag is kept only once every page was read: a read that stopped is repeated.
+        if etag is not None and response.headers.get("ETag"):
+            etag["value"] = response.headers["ETag"]
 
     # -- cursor endpoints --------------------------------------------------------------------
 
@@ -142,9 +170,16 @@ class ShopApiFetcher:
         # The first slice goes on from page 1's cursor; the rest of the range is cut evenly,
         # then refined by the slices themselves as they see how dense they are.
         cuts = [seen_until + (end - seen_until) * i / self.workers for i in range(self.workers + 1)]
-        tasks = [self._slice(spec, since, cuts[1], first["next_cursor"])]
-        tasks += [self._slice(spec, cuts[i], cuts[i + 1], None) for i in range(1, self.workers)]
-        yield from TaskPool[Rows](self.workers).run(tasks)
+        tasks = [self._slice(spec, since, cuts[1], first["next_cursor"], seen_until)]
+        tasks += [self._slice(spec, cuts[i], cuts[i + 1]) for i in range(1, self.workers)]
+        try:
+            yield from TaskPool[Rows](self.workers).run(tasks)
+        except TasksFailed as failure:
+            # Slices cover disjoint ranges: what precedes every unfinished slice's position
+            # was read.
+            raise stopped(
+                failure, min(task.position for task in failure.unfinished)
+            ) from failure.cause
 
     def _end_of_data(self, spec: EndpointSpec, known: datetime, step: timedelta) -> datetime:
         """A time after the last row: probe with one-row requests, doubling the step."""
@@ -155,8 +190,16 @@ class ShopApiFetcher:
         return probe
 
     def _slice(
-        self, spec: EndpointSpec, since: datetime, before: datetime, cursor: str | None
+        self,
+        spec: EndpointSpec,
+        since: datetime,
+        before: datetime,
+        cursor: str | None = None,
+        read_until: datetime | None = None,
     ) -> Task[Rows]:
+        """Rows changed in `[since, before)`, from `cursor` on (rows up to `read_until`, the
+        last change the previous page held, were read)."""
+
         def run() -> tuple[Rows, list[Task[Rows]]]:
             params = {
                 "limit": self.page_size,
@@ -177,9 +220,9 @@ class ShopApiFetcher:
             if self.balanced_slices and pages_left > SPLIT_ABOVE_PAGES and splittable:
                 middle = last + (before - last) / 2
                 return rows, [
-                    self._slice(spec, since, middle, body["next_cursor"]),
-                    self._slice(spec, middle, before, None),
+                    self._slice(spec, since, middle, body["next_cursor"], last),
+                    self._slice(spec, middle, before),
                 ]
-            return rows, [self._slice(spec, since, before, body["next_cursor"])]
+            return rows, [self._slice(spec, since, before, body["next_cursor"], last)]
 
-        return run
+        return Task(run, since if read_until is None else read_until)

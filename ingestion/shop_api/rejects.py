@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestion.arrow_pages import TIMESTAMP, PageConverter
-from ingestion.parallel import Task, TaskPool
+from ingestion.parallel import Task, TaskPool, TasksFailed
 from ingestion.shop_api.endpoints import EndpointSpec
 from ingestion.shop_api.fetch import Rows, ShopApiFetcher
 
@@ -120,10 +120,20 @@ class RejectLedger:
             return
 
         def fetch(key: str) -> Task[tuple[str, Rows]]:
-            return lambda: ((key, fetcher.row(self.spec, key)), [])
+            return Task(lambda: ((key, fetcher.row(self.spec, key)), []), key)
 
         keys = list(self.retrying)
-        results = TaskPool[tuple[str, Rows]](fetcher.workers).run(fetch(k) for k in keys)
+        try:
+            yield from self._settle(
+                TaskPool[tuple[str, Rows]](fetcher.workers).run(map(fetch, keys)), converter
+            )
+        except TasksFailed as failure:
+            raise failure.cause from None
+
+    def _settle(
+        self, results: Iterator[tuple[str, Rows]], converter: PageConverter
+    ) -> Iterator[Any]:
+        """Each key's row as fetched again: loaded, or its reject updated."""
         for key, rows in results:
             good, bad = converter.convert(rows) if rows else (None, None)
             if good is not None and good.num_rows:
