@@ -45,10 +45,10 @@ upstream: setup  ## serve the simulated upstream on 127.0.0.1:8765 (needs UPSTRE
 ingest: setup  ## extract incrementally from the upstream into TARGET's raw dataset
 	$(BIN)/python -m ingestion run --target $(TARGET)
 
-build: setup  ## dbt build (models and tests) on TARGET; on DuckDB, then a snapshot for readers
+build: setup  ## dbt build (models and tests) on TARGET, then the marts published for readers
 	$(if $(filter lake,$(TARGET)),mkdir -p $(LAKE_ROOT))
 	$(BIN)/dbt build
-	$(if $(filter duckdb,$(TARGET)),$(BIN)/python -m ingestion.publish)
+	$(if $(filter lake,$(TARGET)),,$(BIN)/python -m ingestion.publish)
 
 roles: setup  ## PostgreSQL: loader, transformer and reader roles with least privilege (idempotent)
 	$(BIN)/python -m ingestion.postgres_roles

@@ -36,8 +36,8 @@ from dlt.destinations.impl.duckdb.configuration import (
 )
 from dlt.destinations.impl.duckdb.duck import DuckDbClient
 from dlt.destinations.impl.duckdb.factory import duckdb as duckdb_destination
-from dlt.destinations.sql_jobs import SqlMergeFollowupJob
 
+from ingestion.merge_ties import TieBreakingMergeJob
 from ingestion.runlock import wait_for_flock
 
 
@@ -146,7 +146,7 @@ class GuardedDuckDbClientConfiguration(DuckDbClientConfiguration):
     credentials: GuardedDuckDbCredentials = None
 
 
-class SpillableDedupMergeJob(SqlMergeFollowupJob):
+class SpillableDedupMergeJob(TieBreakingMergeJob):
     @classmethod
     def gen_select_from_dedup_sql(
         cls,

@@ -4,8 +4,9 @@ Three login roles, each allowed what its job needs and nothing more:
 
 - the loader (dlt) owns the raw schemas (`raw`, `raw_catalog` and their `_staging` twins
   dlt merges through) and nothing else;
-- the transformer (dbt) reads the raw schemas and owns `analytics`;
-- the reader (BI tools, notebooks) reads `analytics`.
+- the transformer (dbt) reads the raw schemas and owns `analytics` and `analytics_published`
+  (the marts as of the last build, `make build` publishes them);
+- the reader (BI tools, notebooks) reads `analytics_published` and `analytics`.
 
 Run as the warehouse's administrator (POSTGRES_USER) on POSTGRES_DB. Role names come from
 POSTGRES_LOADER_USER, POSTGRES_TRANSFORMER_USER and POSTGRES_READER_USER (defaults below);
@@ -34,6 +35,7 @@ RAW_SCHEMAS = ("raw", "raw_staging", "raw_catalog", "raw_catalog_staging")
 # Read by dbt: the datasets the pipelines load (their _staging twins are dlt's own).
 SOURCE_SCHEMAS = ("raw", "raw_catalog")
 ANALYTICS_SCHEMA = "analytics"
+PUBLISHED_SCHEMA = "analytics_published"  # the marts as of the last build (ingestion.publish)
 RELATIONS_OWNED_BY_OTHERS = """
     select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
@@ -100,16 +102,18 @@ def main() -> int:
         for schema in RAW_SCHEMAS:
             own_schema(cursor, schema, loader)
         own_schema(cursor, ANALYTICS_SCHEMA, transformer)
+        own_schema(cursor, PUBLISHED_SCHEMA, transformer)
         for schema in SOURCE_SCHEMAS:
             grant_reading(cursor, schema, loader, transformer)
         grant_reading(cursor, ANALYTICS_SCHEMA, transformer, reader)
+        grant_reading(cursor, PUBLISHED_SCHEMA, transformer, reader)
         cursor.execute("select current_database()")
         (database,) = cursor.fetchone()
     connection.close()
     print(
         f"roles: on {database}: {loader} loads {', '.join(RAW_SCHEMAS)}; {transformer} reads "
-        f"{', '.join(SOURCE_SCHEMAS)} and builds {ANALYTICS_SCHEMA}; {reader} reads "
-        f"{ANALYTICS_SCHEMA}"
+        f"{', '.join(SOURCE_SCHEMAS)} and builds {ANALYTICS_SCHEMA} and {PUBLISHED_SCHEMA}; "
+        f"{reader} reads them"
     )
     return 0
 

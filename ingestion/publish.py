@@ -1,12 +1,18 @@
 """`python -m ingestion.publish`: the marts as a snapshot for readers (`make build` runs it).
 
-A DuckDB file has one writer process, and a reader holding it open, even read-only, locks
+DuckDB: a DuckDB file has one writer process, and a reader holding it open, even read-only, locks
 every writer out: a notebook or a BI tool polling the warehouse would make `make ingest` and
 `dbt build` fail, and would see a build half done. So readers get their own file: after each
 successful build, the `analytics` schema's tables are copied into a new DuckDB file, which
 then replaces `published/jaffle.duckdb` beside the warehouse in one rename. A reader opens
 either the previous snapshot or the new one, never half of a build; one that keeps the old
 file open keeps reading the old snapshot, and never holds up a load.
+
+PostgreSQL serves concurrent readers itself, but dbt commits model by model: a dashboard
+reading `analytics` during a build sees some marts of the new build beside others of the
+old. So readers get `analytics_published`: the `analytics` tables copied next to the old
+ones and swapped in by renames, all in one transaction. A reader's statement sees every
+table of the previous build or every table of the new one.
 """
 
 from __future__ import annotations
@@ -19,9 +25,16 @@ from pathlib import Path
 import duckdb
 
 from ingestion.duckdb_destination import holding_warehouse_file
-from ingestion.warehouse import REPO_ROOT, default_target, duckdb_path
+from ingestion.warehouse import REPO_ROOT, default_target, duckdb_path, postgres_url
 
 SCHEMA = "analytics"
+PUBLISHED_SCHEMA = "analytics_published"  # PostgreSQL: where readers point
+# Tables and partitioned tables, not their partitions nor what a stopped dbt run left.
+TABLES_OF = """
+    select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = %s and c.relkind in ('r', 'p') and not c.relispartition
+      and c.relname not like '%%\_\_dbt\_%%' order by 1
+"""
 
 
 def published_path(warehouse: Path | None = None) -> Path:
@@ -64,20 +77,65 @@ def publish(warehouse: Path | None = None, target: Path | None = None) -> tuple[
     return target, len(tables)
 
 
+def publish_postgres(url: str | None = None) -> tuple[str, int]:
+    """Copy the `analytics` tables into `analytics_published` and swap them in, in one
+    transaction; the schema and the number of tables."""
+    import psycopg2
+    from psycopg2 import sql
+
+    connection = psycopg2.connect(url or postgres_url(role="TRANSFORMER"), connect_timeout=10)
+    try:
+        with connection, connection.cursor() as cursor:
+            published = sql.Identifier(PUBLISHED_SCHEMA)
+            cursor.execute(
+                "select 1 from information_schema.schemata where schema_name = %s",
+                (PUBLISHED_SCHEMA,),
+            )
+            if cursor.fetchone() is None:  # `make roles` creates it for the transformer
+                cursor.execute(sql.SQL("create schema {}").format(published))
+            cursor.execute(TABLES_OF, (SCHEMA,))
+            tables = [name for (name,) in cursor.fetchall()]
+            cursor.execute(TABLES_OF, (PUBLISHED_SCHEMA,))
+            stale = {name for (name,) in cursor.fetchall()} - set(tables)
+            for table in tables:
+                staged = sql.Identifier(f"{table}__publishing")
+                cursor.execute(
+                    sql.SQL("create table {}.{} as select * from {}.{}").format(
+                        published, staged, sql.Identifier(SCHEMA), sql.Identifier(table)
+                    )
+                )
+            for table in [*tables, *stale]:
+                cursor.execute(
+                    sql.SQL("drop table if exists {}.{}").format(published, sql.Identifier(table))
+                )
+            for table in tables:
+                cursor.execute(
+                    sql.SQL("alter table {}.{} rename to {}").format(
+                        published,
+                        sql.Identifier(f"{table}__publishing"),
+                        sql.Identifier(table),
+                    )
+                )
+    finally:
+        connection.close()
+    return PUBLISHED_SCHEMA, len(tables)
+
+
 def main() -> int:
-    if default_target() != "duckdb":
-        # PostgreSQL serves concurrent readers itself; lake mode's readers read the Parquet.
-        print(f"publish: nothing to publish on the {default_target()} target")
+    target = default_target()
+    if target not in ("duckdb", "postgres"):
+        # Lake mode's readers read the Parquet files, written whole by each model.
+        print(f"publish: nothing to publish on the {target} target")
         return 0
     started = time.perf_counter()
     try:
-        target, tables = publish()
-    except duckdb.Error as error:
+        where, tables = publish() if target == "duckdb" else publish_postgres()
+    except Exception as error:  # duckdb.Error, psycopg2.Error: one line, not a traceback
+        if not type(error).__module__.startswith(("duckdb", "psycopg2", "_duckdb")):
+            raise
         print(f"publish: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
-    print(
-        f"publish: {tables} tables for readers in {target} ({time.perf_counter() - started:.1f}s)"
-    )
+    print(f"publish: {tables} tables for readers in {where} ({time.perf_counter() - started:.1f}s)")
     return 0
 
 

@@ -63,6 +63,8 @@ class RunSummary:
     verdict: str = ""
     runs: int = 1  # dlt runs: more than one when a backfill went window by window
     leftover_loads: int = 0  # packages a stopped run left, loaded before extracting anew
+    # Per table: keys that arrived in differing versions with one `updated_at` (merge_ties).
+    ties: dict[str, str] = field(default_factory=dict)
 
     @property
     def stopped(self) -> dict[str, str]:
@@ -94,6 +96,7 @@ class RunSummary:
             later.rate_limit,
             runs=self.runs + later.runs,
             leftover_loads=self.leftover_loads + later.leftover_loads,
+            ties={**self.ties, **later.ties},
         )
         merged.verdict = verdict(merged)
         return merged
@@ -146,6 +149,11 @@ class RunSummary:
             )
         if self.verdict:
             lines.append(f"  bound: {self.verdict}")
+        for table, keys in self.ties.items():
+            lines.append(
+                f"  equal updated_at: {table} had {keys} in differing versions with one "
+                "updated_at; kept the version greatest column by column (README: Equal timestamps)"
+            )
         for resource, why in self.stopped.items():
             lines.append(f"  STOPPED {resource}: {why}")
         return lines
@@ -160,17 +168,11 @@ def summarize(
 ) -> RunSummary:
     """The last run of `pipeline`, timed from `started` (the process start, for a command;
     by default the run's own start) to now."""
+    from ingestion.merge_ties import find_ties
+
     trace = pipeline.last_trace
-    finished = datetime.now(UTC)
     started = started or trace.started_at
     summary = RunSummary(source=source_name, target=target)
-    summary.started_at, summary.finished_at = started.isoformat(), finished.isoformat()
-    summary.wall_seconds = (finished - started).total_seconds()
-    summary.seconds["start-up"] = max((trace.started_at - started).total_seconds(), 0.0)
-    for step in trace.steps:
-        if step.step in ("extract", "normalize", "load") and step.finished_at is not None:
-            summary.seconds[step.step] = (step.finished_at - step.started_at).total_seconds()
-    summary.seconds["other"] = max(summary.wall_seconds - sum(summary.seconds.values()), 0.0)
     extract_info = trace.last_extract_info
     totals: Counter[str] = Counter()
     if extract_info is not None:
@@ -190,6 +192,15 @@ def summarize(
     summary.changes = {table: change_kinds(summary, table) for table in summary.rows}
     totals["rejects_pending"] = rejects_pending(pipeline, source_name)
     summary.requests = dict(totals)
+    summary.ties = find_ties(pipeline, list(summary.rows))
+    finished = datetime.now(UTC)
+    summary.started_at, summary.finished_at = started.isoformat(), finished.isoformat()
+    summary.wall_seconds = (finished - started).total_seconds()
+    summary.seconds["start-up"] = max((trace.started_at - started).total_seconds(), 0.0)
+    for step in trace.steps:
+        if step.step in ("extract", "normalize", "load") and step.finished_at is not None:
+            summary.seconds[step.step] = (step.finished_at - step.started_at).total_seconds()
+    summary.seconds["other"] = max(summary.wall_seconds - sum(summary.seconds.values()), 0.0)
     summary.verdict = verdict(summary)
     return summary
 

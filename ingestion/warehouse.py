@@ -70,7 +70,6 @@ DUCKDB_LOAD_MEMORY = os.environ.get("DUCKDB_LOAD_MEMORY", "512MB")
 
 
 def destination(target: str) -> Destination:
-    import dlt
 
     from ingestion.duckdb_destination import GuardedDuckDbCredentials, duckdb_warehouse
 
@@ -89,7 +88,11 @@ def destination(target: str) -> Destination:
         credentials.global_config = {"memory_limit": DUCKDB_LOAD_MEMORY}
         return duckdb_warehouse(credentials=credentials, destination_name="duckdb")
     if target == "postgres":
-        return dlt.destinations.postgres(credentials=postgres_url(role="LOADER"))
+        from ingestion.postgres_destination import postgres_warehouse
+
+        return postgres_warehouse(
+            credentials=postgres_url(role="LOADER"), destination_name="postgres"
+        )
     raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
 
 

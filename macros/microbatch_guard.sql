@@ -6,6 +6,8 @@
     or correct, for the model `model_name` fed by the orders of the `shop` source:
 
     - orders older than `begin` stop the run with an error naming the var and their first day;
+    - orders dated after the batch of today (the upstream's clock ahead of this one) get a
+      warning: dbt builds no batch after the wall clock's, so their days come on later builds;
     - a built table that does not start on the orders' first day (the var moved, or older
       history arrived), or that orders changed since its last build on days before the
       incremental window, is dropped with a log line: dbt then builds it from `begin` in this
@@ -35,6 +37,15 @@
             ~ first_day ~ ' or earlier in dbt_project.yml, or pass --vars \'{' ~ begin_var
             ~ ': "' ~ first_day ~ '"}\'; the table is rebuilt from there on the next build.'
         ) %}
+    {% endif %}
+
+    {#- dbt's last batch is the one the wall clock is in: orders dated later wait for theirs. -#}
+    {% set next_batch = _microbatch_next_batch_start(node) %}
+    {% set last_day = _microbatch_guard_value(order_days | replace('min(', 'max(', 1)) %}
+    {% if last_day is not none and last_day >= next_batch %}
+        {{ log(model_name ~ ': WARNING orders are dated up to ' ~ last_day ~ ', after the '
+            ~ 'batch of today (UTC) ends (' ~ next_batch ~ '): days from ' ~ next_batch
+            ~ ' on are built by the first build once their batch has begun', info=true) }}
     {% endif %}
 
     {% set built = adapter.get_relation(node.database, node.schema, node.alias) %}
@@ -95,6 +106,22 @@
     {% else %}
         {% set days = node.config.lookback if size == 'day' else 1 %}
         {% set start = now - modules.datetime.timedelta(days=days) %}
+    {% endif %}
+    {{ return(start.strftime('%Y-%m-%d')) }}
+{% endmacro %}
+
+
+{#- The first day after the batch the run's start time is in: dbt builds no batch from there. -#}
+{% macro _microbatch_next_batch_start(node) %}
+    {% set size = node.config.batch_size %}
+    {% set now = run_started_at %}
+    {% if size == 'year' %}
+        {% set start = now.replace(year=now.year + 1, month=1, day=1) %}
+    {% elif size == 'month' %}
+        {% set months = now.year * 12 + now.month %}
+        {% set start = now.replace(year=months // 12, month=months % 12 + 1, day=1) %}
+    {% else %}
+        {% set start = now + modules.datetime.timedelta(days=1) %}
     {% endif %}
     {{ return(start.strftime('%Y-%m-%d')) }}
 {% endmacro %}

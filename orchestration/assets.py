@@ -33,7 +33,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion import pipeline, warehouse
 from ingestion.catalog_db import catalog_db
-from ingestion.publish import publish
+from ingestion.publish import publish, publish_postgres
 from ingestion.shop_api import shop_api
 from ingestion.shop_api.rejects import REFETCH
 from orchestration.dbt_project import jaffle_dbt, prepare_manifest
@@ -159,9 +159,11 @@ def jaffle_dbt_assets(
     if warehouse.default_target() == "lake":
         warehouse.lake_root()
     yield from dbt.cli(args, context=context).stream()
-    if warehouse.default_target() == "duckdb":
-        target, tables = publish()  # readers' snapshot, as `make build` makes it
-        context.log.info(f"published {tables} tables for readers in {target}")
+    if warehouse.default_target() != "lake":
+        # The marts for readers, as `make build` publishes them.
+        target = warehouse.default_target()
+        where, tables = publish() if target == "duckdb" else publish_postgres()
+        context.log.info(f"published {tables} tables for readers in {where}")
     if config.full_test_suite:
         # dbt's own freshness check of the raw tables (loaded_at_field): fails the run when
         # a source is past its error_after.

@@ -111,12 +111,13 @@ REFUSED = {
         "select count(*) from raw.orders",
         "create table analytics.x (i int)",
         "delete from analytics.orders",
+        "create table analytics_published.x (i int)",
     ),
 }
 ALLOWED = {
     "jaffle_loader": "select count(*) from raw.orders",
     "jaffle_transformer": "select count(*) from raw_catalog.products",
-    "jaffle_reader": "select count(*) from analytics.orders",
+    "jaffle_reader": "select count(*) from analytics_published.orders",
 }
 
 
@@ -125,11 +126,16 @@ def assert_each_role_is_refused_what_is_not_its_job(database: str) -> None:
     with admin.cursor() as cursor:
         cursor.execute(
             "select schemaname, tableowner from pg_tables "
-            "where tablename = 'orders' and schemaname in ('raw', 'analytics')"
+            "where tablename = 'orders' and schemaname in ('raw', 'analytics', "
+            "'analytics_published')"
         )
         owners = dict(cursor.fetchall())
     admin.close()
-    assert owners == {"raw": "jaffle_loader", "analytics": "jaffle_transformer"}
+    assert owners == {
+        "raw": "jaffle_loader",
+        "analytics": "jaffle_transformer",
+        "analytics_published": "jaffle_transformer",
+    }
     for role in ROLES:
         connection = psycopg2.connect(postgres_admin_dsn(), user=role, dbname=database)
         connection.autocommit = True

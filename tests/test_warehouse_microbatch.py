@@ -66,3 +66,35 @@ def test_microbatch_windows_never_drop_rows(
 
     # Nothing changed: the incremental build leaves it be.
     assert "rebuilding" not in build(warehouse, START)
+
+
+@pytest.mark.clock
+@pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
+def test_orders_dated_after_today_are_announced_not_dropped_silently(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upstream whose clock runs ahead (history to 40 days after today, past the end of
+    this month's batch whatever the day): dbt builds no batch after the wall clock's, and the
+    guard says so with the last day."""
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=50)
+    args = ("--orders", "500", "--start", start.isoformat(), "--history-days", "90")
+    with UpstreamProcess(secrets.token_hex(16), *args, *FAST_UPSTREAM) as ahead:
+        monkeypatch.setenv("UPSTREAM_API_KEY", ahead.api_key)
+        monkeypatch.setenv("SOURCES__SHOP_API__BASE_URL", ahead.url)
+        monkeypatch.setenv("SOURCES__CATALOG_DB__CREDENTIALS", ahead.database_url)
+        ingest(warehouse.target)
+    output = build(warehouse, start)
+    assert "WARNING orders are dated up to" in output, output
+    # The month the build ran in (the test may cross a month end while it runs).
+    next_months = {first_of_next_month(today), first_of_next_month(datetime.now(UTC).date())}
+    ends = [f"after the batch of today (UTC) ends ({month})" for month in next_months]
+    assert any(end in output for end in ends), output
+    (last_built,) = warehouse.query(
+        "select max(revenue_date) from analytics.location_daily_revenue"
+    )[0]
+    assert last_built < max(next_months)
+
+
+def first_of_next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)

@@ -1,6 +1,7 @@
-"""Readers of the DuckDB warehouse (a notebook, a BI tool) read the published snapshot:
-polling it through an ingest and `make build`, a reader never fails, never blocks a load,
-and sees only whole builds."""
+"""Readers of the warehouse (a notebook, a BI tool) read the published marts (DuckDB: a
+snapshot file; PostgreSQL: the `analytics_published` schema): polling them through an ingest
+and `make build`, a reader never fails, never blocks a load, and sees only whole builds, two
+marts at a time."""
 
 from __future__ import annotations
 
@@ -11,24 +12,31 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 
 import duckdb
-import pytest
+import psycopg2
 
-from ingestion.publish import published_path
+from ingestion.publish import PUBLISHED_SCHEMA, published_path
+from ingestion.warehouse import postgres_url
 from tests.support import REPO_ROOT, Warehouse
 from tests.test_warehouse_models import ingest
 from upstream.process import UpstreamProcess
 
-TOTALS = "select count(*), sum(order_total) from analytics.orders"
-Totals = tuple[int, Decimal]
+# Two marts in one statement: a reader sees both from one build.
+TOTALS = (
+    "select (select count(*) from {schema}.orders), (select sum(order_total) from "
+    "{schema}.orders), (select sum(lifetime_spend) from {schema}.customers)"
+)
+Totals = tuple[int, Decimal, Decimal]
 
 
 class Reader:
     """Polls the published snapshot from a thread, as a dashboard would; keeps each
     connection open for a few reads, so a snapshot is replaced while it is being read."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: str) -> None:
+        self.target = target
         self.seen: list[Totals] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
@@ -37,12 +45,24 @@ class Reader:
     def _poll(self) -> None:
         while not self._stop.is_set():
             try:
-                with duckdb.connect(str(published_path()), read_only=True) as conn:
-                    for _ in range(5):
-                        self.seen.append(conn.execute(TOTALS).fetchone())  # type: ignore[arg-type]
-                        time.sleep(0.02)
-            except duckdb.Error as error:
+                if self.target == "duckdb":
+                    with duckdb.connect(str(published_path()), read_only=True) as conn:
+                        self._read(conn.cursor(), "analytics")
+                else:
+                    conn = psycopg2.connect(postgres_url(role="READER"))
+                    conn.autocommit = True
+                    try:
+                        self._read(conn.cursor(), PUBLISHED_SCHEMA)
+                    finally:
+                        conn.close()
+            except (duckdb.Error, psycopg2.Error) as error:
                 self.errors.append(str(error))
+
+    def _read(self, cursor: Any, schema: str) -> None:
+        for _ in range(5):
+            cursor.execute(TOTALS.format(schema=schema))
+            self.seen.append(cursor.fetchone())
+            time.sleep(0.02)
 
     def wait_to_see(self, totals: Totals, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -60,28 +80,32 @@ class Reader:
             self._thread.join(timeout=10)
 
 
-def make_build() -> None:
-    """`make build` as a user runs it (dbt build, then the snapshot for readers)."""
+def make_build(target: str) -> None:
+    """`make build` as a user runs it (dbt build, then the marts published for readers)."""
     result = subprocess.run(
-        ["make", "build"], cwd=REPO_ROOT, env=os.environ, capture_output=True, text=True
+        ["make", "build", f"TARGET={target}"],
+        cwd=REPO_ROOT,
+        env=os.environ,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "publish: " in result.stdout
 
 
-@pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
 def test_a_reader_polling_through_loads_and_builds_sees_only_whole_builds(
     warehouse: Warehouse, upstream: UpstreamProcess
 ) -> None:
+    totals = TOTALS.format(schema="analytics")
     ingest(warehouse.target)
-    make_build()
-    built: list[Totals] = [warehouse.query(TOTALS)[0]]  # type: ignore[list-item]
-    with Reader().running() as reader:
+    make_build(warehouse.target)
+    built: list[Totals] = [warehouse.query(totals)[0]]  # type: ignore[list-item]
+    with Reader(warehouse.target).running() as reader:
         reader.wait_to_see(built[0])
         upstream.advance(days=2)
         ingest(warehouse.target)  # the reader keeps reading the first build meanwhile
-        make_build()
-        built.append(warehouse.query(TOTALS)[0])  # type: ignore[arg-type]
+        make_build(warehouse.target)
+        built.append(warehouse.query(totals)[0])  # type: ignore[arg-type]
         reader.wait_to_see(built[-1])  # certain, not luck: waited for
     assert reader.errors == []
     assert len(set(built)) == 2, built  # the round changed the orders

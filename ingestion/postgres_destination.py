@@ -1,0 +1,25 @@
+"""dlt's PostgreSQL destination with the tie rule of `ingestion.merge_ties` in its merges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dlt.destinations.impl.postgres.factory import postgres as postgres_destination
+from dlt.destinations.impl.postgres.postgres import PostgresClient
+
+from ingestion.merge_ties import TieBreakingMergeJob
+
+
+class WarehousePostgresClient(PostgresClient):
+    def _create_merge_followup_jobs(self, table_chain: Sequence[Any]) -> list[Any]:
+        return [TieBreakingMergeJob.from_table_chain(table_chain, self.sql_client)]
+
+
+class postgres_warehouse(postgres_destination):
+    """dlt's `postgres` destination with the merge job above (lowercase, as dlt names its
+    destination factories)."""
+
+    @property
+    def client_class(self) -> type[PostgresClient]:
+        return WarehousePostgresClient

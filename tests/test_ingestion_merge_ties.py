@@ -1,0 +1,64 @@
+"""Two versions of a key with one `updated_at` in a load: the same winner whatever their
+order, on each target, and the run says which keys it decided."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dlt
+import pyarrow as pa
+import pytest
+
+from ingestion import warehouse as warehouse_settings
+from ingestion.merge_ties import find_ties
+from tests.support import Warehouse
+
+CHANGED = datetime(2026, 3, 1, 12, tzinfo=UTC)
+VERSIONS = [
+    # Key "a": two versions changed at the same moment (and an older one).
+    {"id": "a", "status": "completed", "amount": 10, "updated_at": CHANGED},
+    {"id": "a", "status": "placed", "amount": 10, "updated_at": CHANGED},
+    {"id": "a", "status": "returned", "amount": 99, "updated_at": CHANGED - timedelta(hours=1)},
+    # Key "b": the same version twice (a page read twice): not a tie.
+    {"id": "b", "status": "placed", "amount": 1, "updated_at": CHANGED},
+    {"id": "b", "status": "placed", "amount": 1, "updated_at": CHANGED},
+]
+
+
+def load(rows: list[dict], target: str, pipelines: Path, dataset: str) -> dlt.Pipeline:
+    @dlt.resource(
+        name="orders",
+        primary_key="id",
+        write_disposition="merge",
+        columns={"updated_at": {"dedup_sort": "desc"}},
+    )
+    def orders() -> pa.Table:
+        yield pa.Table.from_pylist(rows)
+
+    pipeline = dlt.pipeline(
+        pipeline_name=dataset,
+        destination=warehouse_settings.destination(target),
+        dataset_name=dataset,
+        pipelines_dir=str(pipelines),
+    )
+    pipeline.run(orders(), loader_file_format=warehouse_settings.loader_file_format(target))
+    return pipeline
+
+
+def test_equal_timestamps_keep_the_greatest_version_whatever_the_order(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    for dataset, rows in (("ties_forward", VERSIONS), ("ties_backward", VERSIONS[::-1])):
+        pipeline = load(rows, warehouse.target, tmp_path / "pipelines", dataset)
+        kept = warehouse.query(f"select id, status, amount from {dataset}.orders order by id")
+        # Column by column after the key and the cursor: "placed" > "completed".
+        assert kept == [("a", "placed", 10), ("b", "placed", 1)], dataset
+        assert find_ties(pipeline, ["orders"]) == {"orders": "1 keys (id=a)"}
+
+
+@pytest.mark.parametrize("target", ["duckdb"])
+def test_a_load_without_ties_reports_none(target: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
+    pipeline = load(VERSIONS[2:], target, tmp_path / "pipelines", "no_ties")
+    assert find_ties(pipeline, ["orders", "not_loaded"]) == {}
