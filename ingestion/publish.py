@@ -30,7 +30,7 @@ from ingestion.warehouse import REPO_ROOT, default_target, duckdb_path, postgres
 SCHEMA = "analytics"
 PUBLISHED_SCHEMA = "analytics_published"  # PostgreSQL: where readers point
 # Tables and partitioned tables, not their partitions nor what a stopped dbt run left.
-TABLES_OF = """
+TABLES_OF = r"""
     select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = %s and c.relkind in ('r', 'p') and not c.relispartition
       and c.relname not like '%%\_\_dbt\_%%' order by 1

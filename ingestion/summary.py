@@ -91,7 +91,11 @@ class RunSummary:
             self.started_at,
             later.finished_at,
             self.wall_seconds + later.wall_seconds,
-            dict(Counter(self.requests) + Counter(later.requests)),
+            # Counts add up; rejects pending is a state count: the later run's.
+            {
+                **dict(Counter(self.requests) + Counter(later.requests)),
+                "rejects_pending": later.requests.get("rejects_pending", 0),
+            },
             later.by_resource,
             later.rate_limit,
             runs=self.runs + later.runs,
