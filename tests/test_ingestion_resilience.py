@@ -275,3 +275,25 @@ def test_local_state_keeps_a_bounded_history_of_load_packages(
         loaded = duckdb_warehouse.query("select load_id from raw._dlt_loads order by load_id")
         assert sorted(kept) == [load_id for (load_id,) in loaded[-2:]]
         assert len(loaded) == 4
+
+
+def test_a_binding_rate_limit_spends_the_fewest_requests(
+    duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 10 requests/s and 10 ms per answer one request at a time keeps the limit busy:
+    the cursor endpoints are followed page by page, no slices, no probes, no partial pages
+    but the last, and no 429."""
+    monkeypatch.setenv("SOURCES__SHOP_API__PAGE_SIZE", "100")
+    monkeypatch.setenv("SOURCES__SHOP_API__RATE_LIMIT", "10")
+    key = secrets.token_hex(16)
+    limited = ("--latency-ms", "10", "--jitter-ms", "0", "--rate-limit", "10")
+    with UpstreamProcess(key, "--orders", ORDERS, *limited) as upstream:
+        point_pipeline_at(upstream, monkeypatch)
+        summary = pipeline.run("shop_api", "duckdb")
+        counters = httpx.get(
+            f"{upstream.url}/admin/counters", headers={"Authorization": f"Bearer {key}"}
+        ).json()
+    assert counters["rate_limited_429"] == 0
+    for endpoint in ("orders", "tweets"):
+        rows = summary.rows[endpoint]
+        assert counters["requests_by_endpoint"][f"/v1/{endpoint}"] == -(-rows // 100), endpoint

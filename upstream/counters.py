@@ -13,13 +13,13 @@ class Counters:
     requests: Counter[str] = field(default_factory=Counter)  # by endpoint
     statuses: Counter[int] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
-    rows_sent: int = 0
+    rows: Counter[str] = field(default_factory=Counter)  # rows sent, by endpoint
     bytes_sent: int = 0
 
     def record(self, endpoint: str, status: int, rows: int = 0, size: int = 0) -> None:
         self.requests[endpoint] += 1
         self.statuses[status] += 1
-        self.rows_sent += rows
+        self.rows[endpoint] += rows
         self.bytes_sent += size
 
     def snapshot(self) -> dict[str, object]:
@@ -31,6 +31,7 @@ class Counters:
             "rate_limited_429": self.statuses[429],
             "not_modified_304": self.statuses[304],
             "faults": dict(self.faults),
-            "rows_sent": self.rows_sent,
+            "rows_sent": sum(self.rows.values()),
+            "rows_sent_by_endpoint": dict(self.rows),
             "bytes_sent": self.bytes_sent,
         }

@@ -13,6 +13,7 @@ All requests go through the source's `PacedSession` (pacing, retries, validation
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -80,10 +81,16 @@ class ShopApiFetcher:
         return self.client.get(f"/v1/{spec.name}", params=params, headers=headers, hooks=self.hooks)
 
     def page(self, spec: EndpointSpec, params: dict[str, Any]) -> dict[str, Any]:
-        body = self.get(spec, params).json()
+        return self.timed_page(spec, params)[0]
+
+    def timed_page(self, spec: EndpointSpec, params: dict[str, Any]) -> tuple[dict, float]:
+        """The page, and the seconds the upstream took to answer (waits for the rate limit
+        and retries not counted)."""
+        response = self.get(spec, params)
+        body = response.json()
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise UpstreamError(f"shop_api: GET /v1/{spec.name} ({params}) has no `data` list")
-        return body
+        return body, response.elapsed.total_seconds()
 
     def row(self, spec: EndpointSpec, key: str) -> Rows:
         """The row with `key` as the upstream serves it now (none: no such row)."""
@@ -161,17 +168,23 @@ class ShopApiFetcher:
         params = {"limit": self.page_size, "updated_since": iso(since)}
         if before is not None:
             params["updated_before"] = iso(before)
-        first = self.page(spec, params)
+        first, answered_in = self.timed_page(spec, params)
         yield first["data"]
         if not first["has_more"]:
             return
         seen_until = max(change_times(first["data"]), default=since)
+        slices = self.useful_slices(answered_in)
+        if slices == 1:
+            yield from self._follow(spec, params, first["next_cursor"], seen_until)
+            return
         end = before or self._end_of_data(spec, seen_until, max(seen_until - since, MIN_SLICE))
         # The first slice goes on from page 1's cursor; the rest of the range is cut evenly,
-        # then refined by the slices themselves as they see how dense they are.
-        cuts = [seen_until + (end - seen_until) * i / self.workers for i in range(self.workers + 1)]
-        tasks = [self._slice(spec, since, cuts[1], first["next_cursor"], seen_until)]
-        tasks += [self._slice(spec, cuts[i], cuts[i + 1]) for i in range(1, self.workers)]
+        # then refined by the slices themselves as they see how dense they are (unless the
+        # rate limit caps the slices worth having).
+        split = self.balanced_slices and slices == self.workers
+        cuts = [seen_until + (end - seen_until) * i / slices for i in range(slices + 1)]
+        tasks = [self._slice(spec, since, cuts[1], first["next_cursor"], seen_until, split)]
+        tasks += [self._slice(spec, cuts[i], cuts[i + 1], split=split) for i in range(1, slices)]
         try:
             yield from TaskPool[Rows](self.workers).run(tasks)
         except TasksFailed as failure:
@@ -180,6 +193,32 @@ class ShopApiFetcher:
             raise stopped(
                 failure, min(task.position for task in failure.unfinished)
             ) from failure.cause
+
+    def useful_slices(self, page_seconds: float) -> int:
+        """How many slices to read a cursor endpoint in. Under a rate limit that binds, more
+        concurrent requests than `rate x page time` only wait for tokens, and every slice
+        costs requests that return less than a page (its last page, the probes that find the
+        end of the data): then as few slices as keep the limit busy, down to following the
+        cursor alone, the fewest requests there are. Otherwise one per worker."""
+        limiter = getattr(self.client.session, "limiter", None)
+        if limiter is None or not getattr(self.client.session, "pace", False):
+            return self.workers
+        if limiter.rate <= 0:
+            return self.workers
+        return max(1, min(self.workers, math.ceil(limiter.rate * page_seconds)))
+
+    def _follow(
+        self, spec: EndpointSpec, params: dict[str, Any], cursor: str, read_until: datetime
+    ) -> Iterator[Rows]:
+        """The pages after page 1, one after the other through the cursor."""
+        while cursor:
+            try:
+                body = self.page(spec, {**params, "cursor": cursor})
+            except RetriesExhausted as error:
+                raise FetchStopped(error, read_until) from error
+            yield body["data"]
+            read_until = max(change_times(body["data"]), default=read_until)
+            cursor = body["next_cursor"] if body["has_more"] else ""
 
     def _end_of_data(self, spec: EndpointSpec, known: datetime, step: timedelta) -> datetime:
         """A time after the last row: probe with one-row requests, doubling the step."""
@@ -196,6 +235,7 @@ class ShopApiFetcher:
         before: datetime,
         cursor: str | None = None,
         read_until: datetime | None = None,
+        split: bool = True,
     ) -> Task[Rows]:
         """Rows changed in `[since, before)`, from `cursor` on (rows up to `read_until`, the
         last change the previous page held, were read)."""
@@ -217,12 +257,12 @@ class ShopApiFetcher:
             span = max(last - first, timedelta(microseconds=1))
             pages_left = (before - last) / span
             splittable = before - last > 2 * MIN_SLICE
-            if self.balanced_slices and pages_left > SPLIT_ABOVE_PAGES and splittable:
+            if split and pages_left > SPLIT_ABOVE_PAGES and splittable:
                 middle = last + (before - last) / 2
                 return rows, [
                     self._slice(spec, since, middle, body["next_cursor"], last),
                     self._slice(spec, middle, before),
                 ]
-            return rows, [self._slice(spec, since, before, body["next_cursor"], last)]
+            return rows, [self._slice(spec, since, before, body["next_cursor"], last, split)]
 
         return Task(run, since if read_until is None else read_until)
