@@ -2,6 +2,7 @@
 
 from bench.scenarios import (  # noqa: F401
     bulk_load,
+    fair,
     growth,
     ingestion,
     loading,
