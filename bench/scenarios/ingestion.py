@@ -12,9 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import dlt
 import httpx
-from dlt.sources.rest_api import rest_api_source
 
 from bench.runner import BenchConfig, Result, alternate, compare, median, scenario
 from bench.scenarios.upstream import DEFAULT_RATE_LIMIT
@@ -93,69 +91,6 @@ def network_latency(config: BenchConfig) -> Result:
         ">= 4x",
         lower_is_better=True,
         passed=lambda r: r >= 4,
-    )
-
-
-def plain_rest_api(upstream: UpstreamProcess) -> Any:
-    """dlt's declarative rest_api source with default settings (page size, loader, workers)."""
-    cursor = {"type": "cursor", "cursor_path": "next_cursor", "cursor_param": "cursor"}
-    numbered = {"type": "page_number", "base_page": 1, "total_path": "total_pages"}
-    resources = [
-        {
-            "name": name,
-            "endpoint": {
-                "path": f"/v1/{name}",
-                "data_selector": "data",
-                "paginator": cursor if name in ("orders", "tweets") else numbered,
-            },
-        }
-        for name in ("customers", "orders", "order_items", "tweets", "products", "stores")
-    ]
-    return rest_api_source(
-        {
-            "client": {
-                "base_url": upstream.url,
-                "auth": {"type": "bearer", "token": upstream.api_key},
-            },
-            "resources": resources,
-        }
-    )
-
-
-@scenario("whole-pipeline")
-def whole_pipeline(config: BenchConfig) -> Result:
-    orders = min(config.scale, 3_000 if config.quick else 50_000)
-    with UpstreamProcess(secrets.token_hex(16), "--orders", str(orders), *REALISTIC) as upstream:
-
-        def plain() -> Any:
-            pipe = dlt.pipeline(
-                "plain_rest_api",
-                destination=dlt.destinations.duckdb(os.environ["DUCKDB_PATH"]),
-                dataset_name="raw",
-                pipelines_dir=os.environ["PIPELINES_DIR"],
-            )
-            return pipe.run(plain_rest_api(upstream))
-
-        def ours() -> Any:
-            return ingestion_pipeline.run("shop_api", "duckdb")
-
-        base, opt = alternate(
-            config.repetitions,
-            lambda: timed_in_fresh_warehouse(plain),
-            lambda: timed_in_fresh_warehouse(ours, **shop_api_env(upstream, 8)),
-        )
-    return compare(
-        "whole-pipeline",
-        "Whole pipeline: make ingest vs plain dlt rest_api",
-        f"full load of every API endpoint ({orders:,} orders) into DuckDB, "
-        "30-50 ms latency, a rate limit that does not bind; plain = dlt's rest_api source "
-        "with default settings",
-        ("plain rest_api", "make ingest"),
-        (base, opt),
-        "s",
-        ">= 10x",
-        lower_is_better=True,
-        passed=lambda r: r >= 10,
     )
 
 
