@@ -181,6 +181,7 @@ def write_reports(config: BenchConfig) -> tuple[Path, Path]:
 
 README = RESULTS_DIR.parents[1] / "README.md"
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+LEADING = ("peer-dlt-tuned", "wire-floor", "peer-singer", "whole-pipeline")
 
 
 def update_readme(report: str) -> None:
@@ -206,7 +207,12 @@ def markdown_report(
         "| scenario | baseline | optimized | ratio | goal | met |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for r in payload["scenarios"]:
+    # The comparisons with other tools first, the strongest peer leading.
+    records = sorted(
+        payload["scenarios"],
+        key=lambda r: LEADING.index(r["id"]) if r["id"] in LEADING else len(LEADING),
+    )
+    for r in records:
         lines.append(
             f"| {r['title']} | {r['baseline']}: {r['baseline_median']:,.3g} {r['unit']} "
             f"| {r['optimized']}: {r['optimized_median']:,.3g} {r['unit']} "
