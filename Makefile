@@ -18,7 +18,7 @@ export DBT_TARGET_PATH := target$(if $(filter-out duckdb,$(TARGET)),/$(TARGET))
 export LAKE_ROOT ?= warehouse/lake
 DAGSTER_PORT ?= 3000
 
-.PHONY: help setup demo upstream ingest build roles orchestrate test test-dates chaos lint format bench lock clean
+.PHONY: help setup demo upstream ingest build spark-up spark-down roles orchestrate test test-dates chaos lint format bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ build: setup  ## dbt build (models and tests) on TARGET, then the marts publishe
 	$(if $(filter lake,$(TARGET)),mkdir -p $(LAKE_ROOT))
 	$(BIN)/dbt build
 	$(if $(filter lake,$(TARGET)),,$(BIN)/python -m ingestion.publish)
+
+spark-up: setup  ## start a Spark cluster on 127.0.0.1 (master, 2 workers, Thrift server; Java 17)
+	$(BIN)/python -m cluster up
+
+spark-down:  ## stop the Spark cluster started by spark-up (by the PIDs in .spark/pids)
+	$(BIN)/python -m cluster down
 
 roles: setup  ## PostgreSQL: loader, transformer and reader roles with least privilege (idempotent)
 	$(BIN)/python -m ingestion.postgres_roles
@@ -89,4 +95,4 @@ lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet --system-certs pyproject.toml -o requirements.lock --python-version 3.11
 
 clean:  ## remove the virtualenv, the local warehouse, pipeline state and dbt output
-	rm -rf $(VENV) warehouse .pipelines target logs .dagster
+	rm -rf $(VENV) warehouse .pipelines target logs .dagster .spark

@@ -1,0 +1,249 @@
+"""`python -m cluster up|down|status`: a Spark standalone cluster on 127.0.0.1.
+
+A master, `SPARK_WORKERS` workers (2) of one core each, and the Spark Thrift Server
+(HiveServer2) that dbt-spark's `thrift` method connects to, as teams connect to a shared
+cluster. pyspark's PyPI package carries the jars (the Thrift server and Hive's embedded Derby
+metastore included) but not the start scripts: each daemon is started here through its
+`spark-class` / `spark-submit`, in a session of its own, its PID and log under `.spark/`
+(`SPARK_STATE_DIR`). Every port binds to 127.0.0.1; the application UI is off. The metastore
+(`.spark/metastore_db`) and the tables' files (`.spark/warehouse`) outlive the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+STARTUP_SECONDS = 180.0
+
+
+def state_dir() -> Path:
+    path = Path(os.environ.get("SPARK_STATE_DIR", ".spark"))
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def port(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def spark_home() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent
+
+
+@dataclass(frozen=True)
+class Daemon:
+    name: str
+    command: list[str]
+    port: int  # answers once the daemon is up
+
+    @property
+    def pid_file(self) -> Path:
+        return state_dir() / "pids" / f"{self.name}.pid"
+
+    def pid(self) -> int | None:
+        """The daemon's PID while it runs (a PID file left by a crash, its number reused by
+        another program, is not it: the process must be this daemon's JVM)."""
+        try:
+            pid = int(self.pid_file.read_text())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return None
+        main_class = (
+            self.command[self.command.index("--class") + 1]
+            if "--class" in self.command
+            else self.command[1]
+        )
+        return pid if main_class.encode() in command else None
+
+
+def master_url() -> str:
+    return f"spark://{HOST}:{port('SPARK_MASTER_PORT', 7077)}"
+
+
+def daemons() -> list[Daemon]:
+    home, state = spark_home(), state_dir()
+    spark_class = [str(home / "bin" / "spark-class")]
+    workers = int(os.environ.get("SPARK_WORKERS", "2"))
+    master_port = port("SPARK_MASTER_PORT", 7077)
+    listed = [
+        Daemon(
+            "master",
+            [
+                *spark_class,
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                HOST,
+                "--port",
+                str(master_port),
+                "--webui-port",
+                str(port("SPARK_MASTER_UI_PORT", 8090)),
+            ],
+            master_port,
+        )
+    ]
+    for number in range(1, workers + 1):
+        worker_port = port("SPARK_WORKER_PORT", 7078) + number - 1
+        listed.append(
+            Daemon(
+                f"worker-{number}",
+                [
+                    *spark_class,
+                    "org.apache.spark.deploy.worker.Worker",
+                    master_url(),
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(worker_port),
+                    "--cores",
+                    "1",
+                    "--memory",
+                    os.environ.get("SPARK_WORKER_MEMORY", "2g"),
+                    "--webui-port",
+                    str(port("SPARK_WORKER_UI_PORT", 8091) + number - 1),
+                    "--work-dir",
+                    str(state / "work"),
+                ],
+                worker_port,
+            )
+        )
+    thrift_port = port("SPARK_THRIFT_PORT", 10000)
+    conf = {
+        "spark.driver.bindAddress": HOST,
+        "spark.driver.host": HOST,
+        "spark.ui.enabled": "false",
+        "spark.cores.max": str(workers),
+        "spark.executor.cores": "1",
+        "spark.executor.memory": os.environ.get("SPARK_EXECUTOR_MEMORY", "1g"),
+        "spark.sql.warehouse.dir": str(state / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={state / 'metastore_db'};create=true"
+        ),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state}",
+    }
+    listed.append(
+        Daemon(
+            "thrift-server",
+            [
+                str(home / "bin" / "spark-submit"),
+                "--class",
+                "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
+                "--master",
+                master_url(),
+                "--name",
+                "jaffle-thrift-server",
+                *(arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")),
+                "--hiveconf",
+                f"hive.server2.thrift.bind.host={HOST}",
+                "--hiveconf",
+                f"hive.server2.thrift.port={thrift_port}",
+                "spark-internal",
+            ],
+            thrift_port,
+        )
+    )
+    return listed
+
+
+def answers(port_number: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1.0)
+        return probe.connect_ex((HOST, port_number)) == 0
+
+
+def check_java() -> None:
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise SystemExit(
+            "cluster: no Java found; Spark needs Java 17 (apt-get install openjdk-17-jre-headless)"
+        )
+
+
+def up() -> int:
+    check_java()
+    state = state_dir()
+    (state / "pids").mkdir(parents=True, exist_ok=True)
+    (state / "logs").mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "SPARK_LOCAL_IP": HOST,
+        "SPARK_HOME": str(spark_home()),
+        # The master's REST submission port (6066) is not needed: jobs come through the
+        # Thrift server. Off, so nothing else listens.
+        "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false",
+    }
+    for daemon in daemons():
+        if daemon.pid() is not None:
+            print(f"cluster: {daemon.name} already running (pid {daemon.pid()})")
+            continue
+        if answers(daemon.port):
+            raise SystemExit(f"cluster: port {daemon.port} is taken; set its SPARK_*_PORT")
+        log = (state / "logs" / f"{daemon.name}.log").open("ab")
+        process = subprocess.Popen(
+            daemon.command,
+            cwd=state,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        daemon.pid_file.write_text(str(process.pid))
+        wait_for(daemon, process)
+        print(f"cluster: {daemon.name} up on {HOST}:{daemon.port} (pid {process.pid})", flush=True)
+    print(f"cluster: Thrift server (HiveServer2) on {HOST}:{port('SPARK_THRIFT_PORT', 10000)}")
+    return 0
+
+
+def wait_for(daemon: Daemon, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not answers(daemon.port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            log = state_dir() / "logs" / f"{daemon.name}.log"
+            tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-5:])
+            down()
+            raise SystemExit(f"cluster: {daemon.name} did not start: {tail}")
+        time.sleep(0.5)
+    if daemon.name.startswith("worker"):
+        time.sleep(1.0)  # registered with the master before the next one starts
+
+
+def down() -> int:
+    for daemon in reversed(daemons()):
+        pid = daemon.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while daemon.pid() is not None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if daemon.pid() is not None:
+                os.kill(pid, signal.SIGKILL)
+            print(f"cluster: {daemon.name} stopped (pid {pid})")
+        daemon.pid_file.unlink(missing_ok=True)
+    return 0
+
+
+def status() -> int:
+    running = 0
+    for daemon in daemons():
+        pid = daemon.pid()
+        running += pid is not None
+        state = f"pid {pid}, port {daemon.port}" if pid else "stopped"
+        print(f"cluster: {daemon.name}: {state}")
+    return 0 if running else 1
+
+
+def main(argv: list[str]) -> int:
+    commands = {"up": up, "down": down, "status": status}
+    if len(argv) != 1 or argv[0] not in commands:
+        print("usage: python -m cluster up|down|status", file=sys.stderr)
+        return 2
+    return commands[argv[0]]()
