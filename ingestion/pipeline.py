@@ -60,6 +60,21 @@ def make_source(
     return shop_api(**options)
 
 
+def for_target(source: dlt.sources.DltSource, target: str) -> dlt.sources.DltSource:
+    """The source as `target` loads it. Spark's raw zone is files, which cannot merge: every
+    table appends (each version of a row, each delete as its tombstone), and Spark's staging
+    keeps the newest version of each key, as a merge would have."""
+    if warehouse.loading_target(target) == "spark":
+        for resource in source.resources.values():
+            columns = {
+                name: {**hints, "dedup_sort": None}
+                for name, hints in (resource.columns or {}).items()
+                if isinstance(hints, dict) and "dedup_sort" in hints
+            }
+            resource.apply_hints(write_disposition="append", columns=columns or None)
+    return source
+
+
 def run(
     source_name: str,
     target: str,
@@ -101,7 +116,7 @@ def run(
         while True:
             _run_step(
                 pipeline,
-                make_source(source_name, backfill_days, start, end),
+                for_target(make_source(source_name, backfill_days, start, end), target),
                 target,
                 refresh="drop_sources" if full_refresh and total is None else None,
             )

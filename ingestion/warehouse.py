@@ -11,7 +11,7 @@ if TYPE_CHECKING:  # dlt is imported where a destination is made: `--help` stays
     from dlt.common.destination import Destination
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ("duckdb", "postgres", "lake")
+TARGETS = ("duckdb", "postgres", "lake", "spark")
 RAW_DATASET = "raw"
 
 
@@ -37,6 +37,23 @@ def duckdb_path() -> Path:
     """The DuckDB warehouse file; relative paths are taken from the repository root."""
     path = Path(os.environ.get("DUCKDB_PATH", "warehouse/jaffle.duckdb"))
     return path if path.is_absolute() else REPO_ROOT / path
+
+
+# The Spark target's raw zone: one folder per table, one partition per load day, Parquet
+# files named by load. dlt's layout placeholders are the load's, not the data's: rows land
+# under the day they were loaded, their own days inside (staging reads new load days only).
+RAW_ZONE_LAYOUT = "{table_name}/load_date={YYYY}-{MM}-{DD}/{load_id}.{file_id}.{ext}"
+
+
+def lake_bucket_url() -> str:
+    """Where the Spark target's raw zone lives: LAKE_BUCKET_URL, any URL dlt's filesystem
+    destination takes (s3://, gs://, az://, file://) or a local folder (from the repository
+    root; default warehouse/raw-zone)."""
+    url = os.environ.get("LAKE_BUCKET_URL", "warehouse/raw-zone")
+    if "://" in url:
+        return url
+    path = Path(url) if Path(url).is_absolute() else REPO_ROOT / url
+    return path.as_uri()
 
 
 def lake_root() -> Path:
@@ -70,6 +87,7 @@ DUCKDB_LOAD_MEMORY = os.environ.get("DUCKDB_LOAD_MEMORY", "512MB")
 
 
 def destination(target: str) -> Destination:
+    import dlt
 
     from ingestion.duckdb_destination import GuardedDuckDbCredentials, duckdb_warehouse
 
@@ -87,6 +105,10 @@ def destination(target: str) -> Destination:
         # spills to disk beyond), or the process grows with the tables it merges into.
         credentials.global_config = {"memory_limit": DUCKDB_LOAD_MEMORY}
         return duckdb_warehouse(credentials=credentials, destination_name="duckdb")
+    if target == "spark":
+        # Credentials for a cloud bucket come from the environment or secrets.toml, as dlt
+        # reads them (DESTINATION__FILESYSTEM__CREDENTIALS__...).
+        return dlt.destinations.filesystem(bucket_url=lake_bucket_url(), layout=RAW_ZONE_LAYOUT)
     if target == "postgres":
         from ingestion.postgres_destination import postgres_warehouse
 
