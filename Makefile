@@ -16,6 +16,9 @@ export DBT_TARGET := $(TARGET)
 export DBT_TARGET_PATH := target$(if $(filter-out duckdb,$(TARGET)),/$(TARGET))
 # Lake mode's Parquet files; DuckDB creates a model's directory, not the root above it.
 export LAKE_ROOT ?= warehouse/lake
+# The Spark target's raw zone (dlt writes it, the cluster reads it): an absolute path, as the
+# cluster's processes run elsewhere; or any URL dlt and the cluster both read.
+export LAKE_BUCKET_URL ?= $(CURDIR)/warehouse/raw-zone
 DAGSTER_PORT ?= 3000
 
 .PHONY: help setup demo upstream ingest build spark-up spark-down roles orchestrate test test-dates chaos lint format bench lock clean

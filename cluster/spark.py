@@ -122,6 +122,7 @@ def daemons() -> list[Daemon]:
         "spark.driver.bindAddress": HOST,
         "spark.driver.host": HOST,
         "spark.ui.enabled": "false",
+        "spark.sql.session.timeZone": "UTC",
         "spark.cores.max": str(workers),
         "spark.executor.cores": "1",
         "spark.executor.memory": os.environ.get("SPARK_EXECUTOR_MEMORY", "1g"),

@@ -12,6 +12,7 @@ import psycopg2
 import pytest
 
 from bench.databases import postgres_admin_dsn, scratch_postgres_database
+from tests.spark_support import SparkCluster, running
 from tests.support import FAST_UPSTREAM, Warehouse, history_start
 from upstream.process import UpstreamProcess
 
@@ -90,3 +91,19 @@ def warehouse(
     with postgres_database("jaffle_test", SESSION_SUFFIX) as database:
         monkeypatch.setenv("POSTGRES_DB", database)
         yield Warehouse(target)
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkCluster]:
+    """One Spark cluster for every Spark test (a start costs ~45 s), stopped at the end by
+    `make spark-down`, which must stop every JVM it started."""
+    cluster = SparkCluster(tmp_path_factory.mktemp("spark"))
+    up = cluster.make("spark-up")
+    started = cluster.pids()
+    try:
+        assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
+        yield cluster
+    finally:
+        down = cluster.make("spark-down")
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert not [pid for pid in started if running(pid)], "a Spark JVM outlived spark-down"

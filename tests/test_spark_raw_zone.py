@@ -4,7 +4,9 @@ resumes incrementally from what the lake holds (a stateless, Glue-style job)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +14,8 @@ import duckdb
 import pytest
 
 from ingestion import pipeline
-from tests.support import read_all
+from tests.spark_support import SparkCluster
+from tests.support import REPO_ROOT, read_all
 from upstream.process import UpstreamProcess
 
 
@@ -24,6 +27,12 @@ def newest_versions(bucket: Path, table: str, key: str = "id") -> dict[str, date
         f"group by {key}"
     ).fetchall()
     return dict(rows)
+
+
+def as_utc(value: str | datetime) -> datetime:
+    """A timestamp as Spark's Thrift server returns it (text, session time zone UTC)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC)
 
 
 def served(upstream: UpstreamProcess, table: str) -> dict[str, datetime]:
@@ -59,3 +68,63 @@ def test_the_raw_zone_is_partitioned_by_load_day_and_resumes_from_the_lake(
     assert 0 < second.rows["orders"] < first.rows["orders"] / 4, (first.rows, second.rows)
     assert newest_versions(bucket, "orders") == served(upstream, "orders")
     assert newest_versions(bucket, "customers") == served(upstream, "customers")
+
+
+def test_spark_reads_the_raw_zone_through_external_tables_pruned_by_load_day(
+    upstream: UpstreamProcess,
+    spark_cluster: SparkCluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bucket = tmp_path / "bucket"
+    env = {
+        "LAKE_BUCKET_URL": str(bucket),
+        "PIPELINES_DIR": str(tmp_path / "pipelines"),
+        "UPSTREAM_API_KEY": upstream.api_key,
+        "SOURCES__SHOP_API__BASE_URL": upstream.url,
+        "SOURCES__CATALOG_DB__CREDENTIALS": upstream.database_url,
+        "SOURCES__SHOP_API__RATE_LIMIT": "1000",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    pipeline.run("shop_api", "spark")
+    pipeline.run("catalog_db", "spark")
+    # The first load as if it had run the day before: its own load-day partition.
+    orders = bucket / "raw" / "orders"
+    (today,) = [p.name for p in orders.iterdir()]
+    yesterday = orders / "load_date=2000-01-01"
+    (orders / today).rename(yesterday)
+    upstream.advance(days=1)
+    pipeline.run("shop_api", "spark")
+
+    result = subprocess.run(
+        [str(REPO_ROOT / ".venv/bin/dbt"), "run-operation", "spark_raw_zone_tables"],
+        cwd=REPO_ROOT,
+        env={
+            **os.environ,
+            "DBT_TARGET": "spark",
+            "DBT_TARGET_PATH": str(tmp_path / "dbt-target"),
+            "SPARK_THRIFT_PORT": str(spark_cluster.thrift_port),
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+
+    # Every version of every order, the newest per key equal to what the upstream serves.
+    newest = spark_cluster.query("select id, max(updated_at) from raw.orders group by id")
+    assert {
+        key: when.replace(tzinfo=UTC)
+        if isinstance(when, datetime)
+        else datetime.fromisoformat(when).replace(tzinfo=UTC)
+        for key, when in newest
+    } == served(upstream, "orders")
+    # One load day's query reads that day's files only.
+    files_today = {p.name for p in (orders / today).glob("*.parquet")}
+    read = spark_cluster.query(
+        f"select distinct input_file_name() from raw.orders where load_date = '{today[10:]}'"
+    )
+    assert files_today and {Path(path).name for (path,) in read} == files_today
+    # The catalog's dataset and dlt's load records are tables too.
+    assert spark_cluster.query("select count(*) from raw_catalog.products")[0][0] > 0
+    assert spark_cluster.query("select count(*) from raw._dlt_loads where status = 0")[0][0] >= 2

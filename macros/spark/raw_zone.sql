@@ -1,0 +1,81 @@
+{#- Spark reads the raw zone (dlt's filesystem destination under LAKE_BUCKET_URL) through
+    external tables: the Spectrum pattern. Run before each build (`on-run-start`, Spark
+    only), this declares one table per table of each source's dataset, over its files:
+
+    - the columns and types are the ones dlt's own schema gives, read from the newest schema
+      version dlt stored beside the data (`<dataset>/_dlt_version`), so a column the upstream
+      added since the last build is there, and a table with no files yet still reads as empty;
+    - Parquet tables are partitioned by `load_date` (the folders dlt writes per load day) and
+      their partitions are recovered from the folders, so a filter on the load day reads that
+      day's files only;
+    - dlt's load records (`_dlt_loads`, JSON lines) are a table too, for `from_completed_loads`.
+
+    Tables are dropped and declared again each time: an external table's drop leaves its
+    files. -#}
+{% macro spark_raw_zone_tables() %}
+    {% if not execute or target.type != 'spark' %}
+        {{ return('') }}
+    {% endif %}
+    {% set bucket = env_var('LAKE_BUCKET_URL', '') %}
+    {% if not bucket or ('://' not in bucket and not bucket.startswith('/')) %}
+        {% do exceptions.raise_compiler_error(
+            'spark: LAKE_BUCKET_URL must be an absolute path or a URL the cluster can read '
+            ~ '(got "' ~ bucket ~ '"); `make` sets it to the repository\'s warehouse/raw-zone'
+        ) %}
+    {% endif %}
+    {% set datasets = {} %}
+    {% for node in graph.sources.values() %}
+        {% do datasets.setdefault(node.schema, []).append(node.name) %}
+    {% endfor %}
+    {% for dataset in datasets %}
+        {% set root = bucket.rstrip('/') ~ '/' ~ dataset %}
+        {% do run_query('create database if not exists ' ~ dataset) %}
+        {% set tables = _raw_zone_schema(root) %}
+        {% for name, table in tables.items() if not name.startswith('_dlt') %}
+            {% set columns = [] %}
+            {% for column in table.columns.values() if column.get('data_type') %}
+                {% do columns.append('`' ~ column.name ~ '` ' ~ _spark_type(column)) %}
+            {% endfor %}
+            {% do run_query('drop table if exists ' ~ dataset ~ '.' ~ name) %}
+            {% do run_query(
+                'create table ' ~ dataset ~ '.' ~ name ~ ' (' ~ columns | join(', ')
+                ~ ', load_date date) using parquet partitioned by (load_date) location \''
+                ~ root ~ '/' ~ name ~ '\''
+            ) %}
+            {% do run_query('msck repair table ' ~ dataset ~ '.' ~ name) %}
+        {% endfor %}
+        {% do run_query('drop table if exists ' ~ dataset ~ '._dlt_loads') %}
+        {% do run_query(
+            'create table ' ~ dataset ~ '._dlt_loads (load_id string, schema_name string, '
+            ~ 'status bigint, inserted_at timestamp, schema_version_hash string) using json '
+            ~ 'location \'' ~ root ~ '/_dlt_loads\''
+        ) %}
+    {% endfor %}
+{% endmacro %}
+
+
+{#- The tables of the newest dlt schema stored under `root` (none before the first load). -#}
+{% macro _raw_zone_schema(root) %}
+    {% set newest = run_query(
+        'select schema from json.`' ~ root ~ '/_dlt_version` order by version desc, '
+        ~ 'inserted_at desc limit 1'
+    ) %}
+    {% if newest.rows | length == 0 %}
+        {{ return({}) }}
+    {% endif %}
+    {{ return(fromjson(newest.rows[0][0]).tables) }}
+{% endmacro %}
+
+
+{#- A dlt column type as Spark's. -#}
+{% macro _spark_type(column) %}
+    {% set types = {
+        'text': 'string', 'bigint': 'bigint', 'double': 'double', 'bool': 'boolean',
+        'timestamp': 'timestamp', 'date': 'date', 'time': 'string', 'json': 'string',
+        'binary': 'binary', 'wei': 'decimal(38, 0)'
+    } %}
+    {% if column.data_type == 'decimal' %}
+        {{ return('decimal(' ~ column.get('precision', 38) ~ ', ' ~ column.get('scale', 9) ~ ')') }}
+    {% endif %}
+    {{ return(types.get(column.data_type, 'string')) }}
+{% endmacro %}
