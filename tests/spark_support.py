@@ -56,13 +56,15 @@ class SparkCluster:
         folder = Path(self.env["SPARK_STATE_DIR"]) / "pids"
         return [int(p.read_text()) for p in folder.glob("*.pid")]
 
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
+    def query(self, *statements: str) -> list[tuple[Any, ...]]:
+        """The last statement's rows; the statements share one session (`set ...` first)."""
         connection = hive.connect(
             host="127.0.0.1", port=self.thrift_port, username="dbt", auth="NONE"
         )
         try:
             cursor = connection.cursor()
-            cursor.execute(sql)
+            for sql in statements:
+                cursor.execute(sql)
             return cursor.fetchall() if cursor.description else []
         finally:
             connection.close()
