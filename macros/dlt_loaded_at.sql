@@ -4,5 +4,13 @@
     Double precision on purpose: dbt.type_float() is 4 bytes on DuckDB, which rounds a
     Unix time to minutes and merges consecutive loads. -#}
 {% macro dlt_loaded_at() -%}
+    {{ return(adapter.dispatch('dlt_loaded_at')()) }}
+{%- endmacro %}
+
+{% macro default__dlt_loaded_at() -%}
     {{ utc_timestamp('to_timestamp(cast(_dlt_load_id as double precision))') }}
+{%- endmacro %}
+
+{% macro spark__dlt_loaded_at() -%}
+    timestamp_seconds(cast(_dlt_load_id as double))
 {%- endmacro %}

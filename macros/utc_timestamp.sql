@@ -12,3 +12,9 @@
 {% macro duckdb__utc_timestamp(column_name) -%}
     make_timestamp(epoch_us({{ column_name }}))
 {%- endmacro %}
+
+{#- Spark: a timestamp is an instant shown in the session's time zone, which the cluster sets
+    to UTC (cluster/spark.py): the column as it is. -#}
+{% macro spark__utc_timestamp(column_name) -%}
+    {{ column_name }}
+{%- endmacro %}

@@ -10,6 +10,11 @@
       day's files only;
     - dlt's load records (`_dlt_loads`, JSON lines) are a table too, for `from_completed_loads`.
 
+    The raw zone only appends (files cannot merge): `<table>__versions` holds every version
+    of every row, and the view `<table>`, which the models read as a source, keeps what a
+    merge would have kept: per primary key, the version of the latest load (the newest
+    `updated_at` within it), without the keys whose latest version is a hard delete.
+
     Tables are dropped and declared again each time: an external table's drop leaves its
     files. -#}
 {% macro spark_raw_zone_tables() %}
@@ -36,13 +41,18 @@
             {% for column in table.columns.values() if column.get('data_type') %}
                 {% do columns.append('`' ~ column.name ~ '` ' ~ _spark_type(column)) %}
             {% endfor %}
-            {% do run_query('drop table if exists ' ~ dataset ~ '.' ~ name) %}
+            {% set versions = dataset ~ '.' ~ name ~ '__versions' %}
+            {% do run_query('drop table if exists ' ~ versions) %}
             {% do run_query(
-                'create table ' ~ dataset ~ '.' ~ name ~ ' (' ~ columns | join(', ')
+                'create table ' ~ versions ~ ' (' ~ columns | join(', ')
                 ~ ', load_date date) using parquet partitioned by (load_date) location \''
                 ~ root ~ '/' ~ name ~ '\''
             ) %}
-            {% do run_query('msck repair table ' ~ dataset ~ '.' ~ name) %}
+            {% do run_query('msck repair table ' ~ versions) %}
+            {% do run_query(
+                'create or replace view ' ~ dataset ~ '.' ~ name ~ ' as '
+                ~ _newest_versions(versions, table)
+            ) %}
         {% endfor %}
         {% do run_query('drop table if exists ' ~ dataset ~ '._dlt_loads') %}
         {% do run_query(
@@ -51,6 +61,31 @@
             ~ 'location \'' ~ root ~ '/_dlt_loads\''
         ) %}
     {% endfor %}
+{% endmacro %}
+
+
+{#- What a merge on the table's primary key (from dlt's schema) would keep of `versions`. -#}
+{% macro _newest_versions(versions, table) %}
+    {% set keys = [] %}
+    {% set deletes = [] %}
+    {% for column in table.columns.values() %}
+        {% if column.get('primary_key') %}{% do keys.append(column.name) %}{% endif %}
+        {% if column.get('hard_delete') %}{% do deletes.append(column.name) %}{% endif %}
+    {% endfor %}
+    {% if not keys %}
+        {{ return('select * from ' ~ versions) }}
+    {% endif %}
+    {% set newest_first = '_dlt_load_id desc'
+        ~ (', updated_at desc' if 'updated_at' in table.columns else '') %}
+    {% set kept = ['_version_rank = 1'] %}
+    {% for column in deletes %}
+        {% do kept.append('not coalesce(`' ~ column ~ '`, false)') %}
+    {% endfor %}
+    {{ return(
+        'select * from (select *, row_number() over (partition by ' ~ keys | join(', ')
+        ~ ' order by ' ~ newest_first ~ ') as _version_rank from ' ~ versions
+        ~ ') as ranked where ' ~ kept | join(' and ')
+    ) }}
 {% endmacro %}
 
 
