@@ -21,6 +21,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -29,6 +30,7 @@ from ingestion.warehouse import REPO_ROOT, default_target, duckdb_path, postgres
 
 SCHEMA = "analytics"
 PUBLISHED_SCHEMA = "analytics_published"  # PostgreSQL: where readers point
+LOCK_WAIT_SECONDS = 120.0  # readers busy on the published tables for longer fail the publish
 # Tables and partitioned tables, not their partitions nor what a stopped dbt run left.
 TABLES_OF = r"""
     select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -96,7 +98,7 @@ def publish_postgres(url: str | None = None) -> tuple[str, int]:
             cursor.execute(TABLES_OF, (SCHEMA,))
             tables = [name for (name,) in cursor.fetchall()]
             cursor.execute(TABLES_OF, (PUBLISHED_SCHEMA,))
-            stale = {name for (name,) in cursor.fetchall()} - set(tables)
+            published_now = [name for (name,) in cursor.fetchall()]
             for table in tables:
                 staged = sql.Identifier(f"{table}__publishing")
                 cursor.execute(
@@ -104,10 +106,9 @@ def publish_postgres(url: str | None = None) -> tuple[str, int]:
                         published, staged, sql.Identifier(SCHEMA), sql.Identifier(table)
                     )
                 )
-            for table in [*tables, *stale]:
-                cursor.execute(
-                    sql.SQL("drop table if exists {}.{}").format(published, sql.Identifier(table))
-                )
+            lock_published_tables(cursor, published_now)
+            for table in published_now:
+                cursor.execute(sql.SQL("drop table {}.{}").format(published, sql.Identifier(table)))
             for table in tables:
                 cursor.execute(
                     sql.SQL("alter table {}.{} rename to {}").format(
@@ -119,6 +120,34 @@ def publish_postgres(url: str | None = None) -> tuple[str, int]:
     finally:
         connection.close()
     return PUBLISHED_SCHEMA, len(tables)
+
+
+def lock_published_tables(cursor: Any, tables: list[str]) -> None:
+    """Every published table locked for the swap, all at once or none: a reader's statement
+    that holds one of them and waits for another would deadlock with a swap that took them
+    one by one, and PostgreSQL would cancel one side. So the lock never waits (NOWAIT): when
+    a reader holds a table, the attempt is undone and made again a moment later, and the
+    reader is never held up for longer than the renames."""
+    if not tables:
+        return
+    import psycopg2
+    from psycopg2 import sql
+
+    names = sql.SQL(", ").join(
+        sql.SQL("{}.{}").format(sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(t)) for t in tables
+    )
+    statement = sql.SQL("lock table {} in access exclusive mode nowait").format(names)
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    cursor.execute("savepoint swap")
+    while True:
+        try:
+            cursor.execute(statement)
+            return
+        except psycopg2.errors.LockNotAvailable:
+            cursor.execute("rollback to savepoint swap")
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def main() -> int:

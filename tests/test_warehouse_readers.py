@@ -17,8 +17,9 @@ from typing import Any
 import duckdb
 import psycopg2
 
-from ingestion.publish import PUBLISHED_SCHEMA, published_path
+from ingestion.publish import PUBLISHED_SCHEMA, publish_postgres, published_path
 from ingestion.warehouse import postgres_url
+from tests.conftest import postgres_database
 from tests.support import REPO_ROOT, Warehouse
 from tests.test_warehouse_models import ingest
 from upstream.process import UpstreamProcess
@@ -110,3 +111,48 @@ def test_a_reader_polling_through_loads_and_builds_sees_only_whole_builds(
     assert reader.errors == []
     assert len(set(built)) == 2, built  # the round changed the orders
     assert set(reader.seen) <= set(built), set(reader.seen) - set(built)
+
+
+def test_a_postgres_swap_never_holds_a_table_while_it_waits_for_another() -> None:
+    """A reader in the middle of a statement (here: a transaction) holding one published
+    table: the swap waits without holding any other, so readers of the others go on (a swap
+    that locked table by table deadlocked with such a reader), and it completes once the
+    reader lets go."""
+    with postgres_database("jaffle_swap") as database:
+        url = postgres_url(database)
+        admin = psycopg2.connect(url)
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute("create schema analytics")
+            for table in ("customers", "orders"):
+                cursor.execute(f"create table analytics.{table} as select 1 as build")
+        publish_postgres(url)
+        with admin.cursor() as cursor:
+            cursor.execute("update analytics.customers set build = 2")
+            cursor.execute("update analytics.orders set build = 2")
+
+        holder = psycopg2.connect(url)  # holds the published orders, in a transaction
+        holder.cursor().execute("select * from analytics_published.orders")
+        swap = threading.Thread(target=publish_postgres, args=(url,))
+        swap.start()
+        try:
+            other = psycopg2.connect(url)
+            other.autocommit = True
+            with other.cursor() as cursor:
+                cursor.execute("set lock_timeout = '500ms'")
+                for _ in range(10):  # for a second, the swap trying meanwhile
+                    cursor.execute("select build from analytics_published.customers")
+                    assert cursor.fetchone() == (1,)  # the previous build: not swapped yet
+                    time.sleep(0.1)
+            assert swap.is_alive()
+        finally:
+            holder.commit()
+            swap.join(timeout=30)
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "select (select build from analytics_published.customers), "
+                "(select build from analytics_published.orders)"
+            )
+            assert cursor.fetchone() == (2, 2)
+        for connection in (holder, other, admin):
+            connection.close()
