@@ -10,6 +10,8 @@
         lookback=1,
         on_schema_change='append_new_columns',
         begin=var('revenue_begin'),
+        partition_by={'field': 'revenue_date', 'granularity': 'day'},
+        cluster_by=['location_id'],
         unique_key=microbatch_unique_key(['location_id', 'revenue_date'])
     )
 }}

@@ -2,7 +2,7 @@
     config(
         materialized=fact_materialization('incremental'),
         unique_key='order_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy=fact_incremental_strategy(),
         on_schema_change='append_new_columns',
         partition_by={'field': 'order_date', 'granularity': 'day'},
         cluster_by=['location_id'],
@@ -14,9 +14,9 @@ with
 
 {% if is_incremental() %}
 
-    changed_orders as (
+    orders_to_rebuild as (
 
-        {{ changed_order_ids(
+        {{ orders_to_rebuild(
             ref('stg_shop__orders'), ref('int_order_items_priced'), incremental_since()
         ) }}
 
@@ -29,7 +29,7 @@ orders as (
     select * from {{ ref('stg_shop__orders') }}
 
     {% if is_incremental() %}
-        where order_id in (select changed_orders.order_id from changed_orders)
+        where order_id in (select orders_to_rebuild.order_id from orders_to_rebuild)
     {% endif %}
 
 ),
@@ -39,7 +39,7 @@ order_items as (
     select * from {{ ref('int_order_items_priced') }}
 
     {% if is_incremental() %}
-        where order_id in (select changed_orders.order_id from changed_orders)
+        where order_id in (select orders_to_rebuild.order_id from orders_to_rebuild)
     {% endif %}
 
 ),
