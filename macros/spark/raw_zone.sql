@@ -8,7 +8,8 @@
     - Parquet tables are partitioned by `load_date` (the folders dlt writes per load day) and
       their partitions are recovered from the folders, so a filter on the load day reads that
       day's files only;
-    - dlt's load records (`_dlt_loads`, JSON lines) are a table too, for `from_completed_loads`.
+    - dlt's load records (`_dlt_loads`, JSON lines) are a table too: the views below and
+      `from_completed_loads` read only the loads dlt finished.
 
     The raw zone only appends (files cannot merge): `<table>__versions` holds every version
     of every row, and the view `<table>`, which the models read as a source, keeps what a
@@ -35,6 +36,12 @@
     {% for dataset in datasets %}
         {% set root = bucket.rstrip('/') ~ '/' ~ dataset %}
         {% do run_query('create database if not exists ' ~ dataset) %}
+        {% do run_query('drop table if exists ' ~ dataset ~ '._dlt_loads') %}
+        {% do run_query(
+            'create table ' ~ dataset ~ '._dlt_loads (load_id string, schema_name string, '
+            ~ 'status bigint, inserted_at timestamp, schema_version_hash string) using json '
+            ~ 'location \'' ~ root ~ '/_dlt_loads\''
+        ) %}
         {% set tables = _raw_zone_schema(root) %}
         {% for name, table in tables.items() if not name.startswith('_dlt') %}
             {% set columns = [] %}
@@ -51,29 +58,27 @@
             {% do run_query('msck repair table ' ~ versions) %}
             {% do run_query(
                 'create or replace view ' ~ dataset ~ '.' ~ name ~ ' as '
-                ~ _newest_versions(versions, table)
+                ~ _newest_versions(versions, table, dataset ~ '._dlt_loads')
             ) %}
         {% endfor %}
-        {% do run_query('drop table if exists ' ~ dataset ~ '._dlt_loads') %}
-        {% do run_query(
-            'create table ' ~ dataset ~ '._dlt_loads (load_id string, schema_name string, '
-            ~ 'status bigint, inserted_at timestamp, schema_version_hash string) using json '
-            ~ 'location \'' ~ root ~ '/_dlt_loads\''
-        ) %}
     {% endfor %}
 {% endmacro %}
 
 
-{#- What a merge on the table's primary key (from dlt's schema) would keep of `versions`. -#}
-{% macro _newest_versions(versions, table) %}
+{#- What a merge on the table's primary key (from dlt's schema) would keep of `versions`,
+    from the loads dlt finished (`loads`): a load stopped midway has some of its files in
+    the lake, and its versions must not hide the previous ones until a run completes it. -#}
+{% macro _newest_versions(versions, table, loads) %}
     {% set keys = [] %}
     {% set deletes = [] %}
     {% for column in table.columns.values() %}
         {% if column.get('primary_key') %}{% do keys.append(column.name) %}{% endif %}
         {% if column.get('hard_delete') %}{% do deletes.append(column.name) %}{% endif %}
     {% endfor %}
+    {% set completed = 'select * from ' ~ versions ~ ' where _dlt_load_id in (select load_id from '
+        ~ loads ~ ' where status = 0)' %}
     {% if not keys %}
-        {{ return('select * from ' ~ versions) }}
+        {{ return(completed) }}
     {% endif %}
     {% set newest_first = '_dlt_load_id desc'
         ~ (', updated_at desc' if 'updated_at' in table.columns else '') %}
@@ -83,8 +88,8 @@
     {% endfor %}
     {{ return(
         'select * from (select *, row_number() over (partition by ' ~ keys | join(', ')
-        ~ ' order by ' ~ newest_first ~ ') as _version_rank from ' ~ versions
-        ~ ') as ranked where ' ~ kept | join(' and ')
+        ~ ' order by ' ~ newest_first ~ ') as _version_rank from (' ~ completed
+        ~ ') as completed) as ranked where ' ~ kept | join(' and ')
     ) }}
 {% endmacro %}
 
