@@ -4,44 +4,20 @@ loopback ports, its state in a temporary folder; stopped by its PIDs at the end.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from pyhive import hive
 
+from cluster.ports import free_ports
 from tests.support import REPO_ROOT
-
-PORTS = (
-    "SPARK_MASTER_PORT",
-    "SPARK_MASTER_UI_PORT",
-    "SPARK_WORKER_PORT",
-    "SPARK_WORKER_UI_PORT",
-    "SPARK_THRIFT_PORT",
-)
-
-
-def free_port_block(size: int = 2) -> int:
-    """The first of `size` consecutive free ports (worker n listens on the first + n - 1)."""
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = probe.getsockname()[1]
-        if first + size >= 65535:
-            continue
-        taken = False
-        for port in range(first, first + size):
-            with socket.socket() as other:
-                taken = taken or other.connect_ex(("127.0.0.1", port)) == 0
-        if not taken:
-            return first
 
 
 class SparkCluster:
     def __init__(self, state_dir: Path) -> None:
         self.env = {**os.environ, "SPARK_STATE_DIR": str(state_dir)}
-        self.env.update({name: str(free_port_block()) for name in PORTS})
+        self.env.update(free_ports())
 
     def make(self, target: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -68,6 +44,15 @@ class SparkCluster:
             return cursor.fetchall() if cursor.description else []
         finally:
             connection.close()
+
+
+def scanned_locations(cluster: SparkCluster, table: str, where: str) -> str:
+    """The files a count over `table` scans, as Spark's physical plan names them."""
+    (plan,) = cluster.query(
+        "set spark.sql.maxMetadataStringLength = 10000",  # whole paths in the plan
+        f"explain select count(*) from {table} {where}",
+    )[0]
+    return plan.split("Location: ", 1)[1].split(", PartitionFilters", 1)[0]
 
 
 def running(pid: int) -> bool:
