@@ -4,7 +4,8 @@
 
     - the columns and types are the ones dlt's own schema gives, read from the newest schema
       version dlt stored beside the data (`<dataset>/_dlt_version`), so a column the upstream
-      added since the last build is there, and a table with no files yet still reads as empty;
+      added since the last build is there, and a table with no files yet still reads as empty
+      (a dataset never loaded has no tables, and only the models that read it fail);
     - Parquet tables are partitioned by `load_date` (the folders dlt writes per load day) and
       their partitions are recovered from the folders, so a filter on the load day reads that
       day's files only;
@@ -36,13 +37,19 @@
     {% for dataset in datasets %}
         {% set root = bucket.rstrip('/') ~ '/' ~ dataset %}
         {% do run_query('create database if not exists ' ~ dataset) %}
-        {% do run_query('drop table if exists ' ~ dataset ~ '._dlt_loads') %}
-        {% do run_query(
-            'create table ' ~ dataset ~ '._dlt_loads (load_id string, schema_name string, '
-            ~ 'status bigint, inserted_at timestamp, schema_version_hash string) using json '
-            ~ 'location \'' ~ root ~ '/_dlt_loads\''
-        ) %}
-        {% set tables = _raw_zone_schema(root) %}
+        {% for name, columns in {
+            '_dlt_loads': 'load_id string, schema_name string, status bigint, '
+                ~ 'inserted_at timestamp, schema_version_hash string',
+            '_dlt_version': 'version bigint, engine_version bigint, inserted_at timestamp, '
+                ~ 'schema_name string, version_hash string, schema string'
+        }.items() %}
+            {% do run_query('drop table if exists ' ~ dataset ~ '.' ~ name) %}
+            {% do run_query(
+                'create table ' ~ dataset ~ '.' ~ name ~ ' (' ~ columns ~ ') using json '
+                ~ 'location \'' ~ root ~ '/' ~ name ~ '\''
+            ) %}
+        {% endfor %}
+        {% set tables = _raw_zone_schema(dataset) %}
         {% for name, table in tables.items() if not name.startswith('_dlt') %}
             {% set columns = [] %}
             {% for column in table.columns.values() if column.get('data_type') %}
@@ -94,10 +101,11 @@
 {% endmacro %}
 
 
-{#- The tables of the newest dlt schema stored under `root` (none before the first load). -#}
-{% macro _raw_zone_schema(root) %}
+{#- The tables of the newest dlt schema `dataset` stored (none before its first load: a
+    table over a folder that does not exist yet reads as empty). -#}
+{% macro _raw_zone_schema(dataset) %}
     {% set newest = run_query(
-        'select schema from json.`' ~ root ~ '/_dlt_version` order by version desc, '
+        'select schema from ' ~ dataset ~ '._dlt_version order by version desc, '
         ~ 'inserted_at desc limit 1'
     ) %}
     {% if newest.rows | length == 0 %}
