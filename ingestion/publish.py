@@ -150,20 +150,31 @@ def lock_published_tables(cursor: Any, tables: list[str]) -> None:
             time.sleep(0.05)
 
 
+def publish_target(target: str) -> tuple[Path | str, int] | None:
+    """Publish `target`'s marts for readers: where, and how many tables; None where readers
+    get no copy: lake mode's read the Parquet files each model writes whole, Spark's query
+    the metastore's tables through the Thrift server."""
+    if target == "duckdb":
+        return publish()
+    if target == "postgres":
+        return publish_postgres()
+    return None
+
+
 def main() -> int:
     target = default_target()
-    if target not in ("duckdb", "postgres"):
-        # Lake mode's readers read the Parquet files, written whole by each model.
-        print(f"publish: nothing to publish on the {target} target")
-        return 0
     started = time.perf_counter()
     try:
-        where, tables = publish() if target == "duckdb" else publish_postgres()
+        published = publish_target(target)
     except Exception as error:  # duckdb.Error, psycopg2.Error: one line, not a traceback
         if not type(error).__module__.startswith(("duckdb", "psycopg2", "_duckdb")):
             raise
         print(f"publish: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
+    if published is None:
+        print(f"publish: nothing to publish on the {target} target")
+        return 0
+    where, tables = published
     print(f"publish: {tables} tables for readers in {where} ({time.perf_counter() - started:.1f}s)")
     return 0
 

@@ -33,7 +33,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion import pipeline, warehouse
 from ingestion.catalog_db import catalog_db
-from ingestion.publish import publish, publish_postgres
+from ingestion.publish import publish_target
 from ingestion.shop_api import shop_api
 from ingestion.shop_api.rejects import REFETCH
 from orchestration.dbt_project import jaffle_dbt, prepare_manifest
@@ -156,13 +156,18 @@ def jaffle_dbt_assets(
     context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
 ) -> Iterator[Any]:
     args = ["build"] if config.full_test_suite else ["build", "--exclude", "test_type:singular"]
+    # A subset (some assets materialized from the UI) runs the tests of the selected models
+    # whose other parents it builds too: a relationships test to a model that is not in the
+    # subset would read a table this run did not build, or that does not exist yet. A run of
+    # every asset selects everything, so this changes nothing there.
+    args += ["--indirect-selection", "cautious"]
     if warehouse.default_target() == "lake":
         warehouse.lake_root()
     yield from dbt.cli(args, context=context).stream()
-    if warehouse.default_target() != "lake":
-        # The marts for readers, as `make build` publishes them.
-        target = warehouse.default_target()
-        where, tables = publish() if target == "duckdb" else publish_postgres()
+    # The marts for readers, as `make build` publishes them.
+    published = publish_target(warehouse.default_target())
+    if published is not None:
+        where, tables = published
         context.log.info(f"published {tables} tables for readers in {where}")
     if config.full_test_suite:
         # dbt's own freshness check of the raw tables (loaded_at_field): fails the run when

@@ -8,13 +8,21 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
+from ingestion.warehouse import dbt_target_path, default_target
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 # What the manifest is built from: when any of it is newer, the manifest is stale.
 DBT_SOURCES = ("models", "macros", "tests/dbt", "dbt_project.yml", "profiles.yml")
 
 # No fixed target: profiles.yml picks it from $DBT_TARGET when dbt runs, as everywhere else.
-jaffle_dbt = DbtProject(project_dir=REPO_ROOT, profiles_dir=REPO_ROOT)
+# The manifest lives in that target's own target path, as the Makefile's: which tests exist
+# depends on the target (the unit tests of Spark's incremental selection, for one).
+jaffle_dbt = DbtProject(
+    project_dir=REPO_ROOT,
+    profiles_dir=REPO_ROOT,
+    target_path=dbt_target_path(default_target()),
+)
 
 
 def manifest_is_stale(project: DbtProject = jaffle_dbt) -> bool:
