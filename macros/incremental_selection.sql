@@ -63,25 +63,27 @@
     {%- set order_date = dbt.cast(dbt.date_trunc('day', 'ordered_at'), 'date') -%}
     select order_id from {{ orders }}
     where {{ order_date }} in (
-        select {{ order_date }} from {{ orders }}
-        where order_id in (
-            select newest_loads.order_id
-            from (
-                select order_id, max(loaded_at) as loaded_at
-                from (
-                    select order_id, loaded_at from {{ orders }}
-                    union all
-                    select order_id, loaded_at from {{ order_items }}
-                ) as loads
-                group by order_id
-            ) as newest_loads
+        select {{ order_date }}
+        from (
+            select
+                orders.order_id,
+                orders.ordered_at,
+                greatest(orders.loaded_at, coalesce(items.loaded_at, orders.loaded_at))
+                    as loaded_at
+            from {{ orders }} as orders
             left join (
                 select order_id, max(loaded_at) as loaded_at
-                from {{ this }}
+                from {{ order_items }}
                 group by order_id
-            ) as built
-                on newest_loads.order_id = built.order_id
-            where built.order_id is null or newest_loads.loaded_at > built.loaded_at
-        )
+            ) as items
+                on orders.order_id = items.order_id
+        ) as newest_loads
+        left join (
+            select order_id, max(loaded_at) as loaded_at
+            from {{ this }}
+            group by order_id
+        ) as built
+            on newest_loads.order_id = built.order_id
+        where built.order_id is null or newest_loads.loaded_at > built.loaded_at
     )
 {%- endmacro %}
