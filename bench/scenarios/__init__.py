@@ -10,6 +10,7 @@ from bench.scenarios import (  # noqa: F401
     pruning,
     scale,
     source_load,
+    spark,
     upstream,
     warehouse,
 )
