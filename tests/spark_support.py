@@ -12,6 +12,7 @@ from pyhive import hive
 
 from cluster.ports import free_ports
 from tests.support import REPO_ROOT
+from upstream.process import UpstreamProcess
 
 
 class SparkCluster:
@@ -44,6 +45,26 @@ class SparkCluster:
             return cursor.fetchall() if cursor.description else []
         finally:
             connection.close()
+
+
+def lake_settings(
+    upstream: UpstreamProcess, scratch: Path, cluster: SparkCluster
+) -> dict[str, str]:
+    """What a Spark test sets to run the pipelines and dbt against its own upstream, a lake
+    and pipeline state of its own under `scratch`, and the session's cluster; the metastore
+    is shared by the session, so its databases are dropped first."""
+    for database in ("analytics", "raw", "raw_catalog"):
+        cluster.query(f"drop database if exists {database} cascade")
+    return {
+        "LAKE_BUCKET_URL": str(scratch / "lake"),
+        "PIPELINES_DIR": str(scratch / "pipelines"),
+        "UPSTREAM_API_KEY": upstream.api_key,
+        "SOURCES__SHOP_API__BASE_URL": upstream.url,
+        "SOURCES__CATALOG_DB__CREDENTIALS": upstream.database_url,
+        # The test upstream sends no rate-limit headers: start the client's pace high.
+        "SOURCES__SHOP_API__RATE_LIMIT": "1000",
+        "SPARK_THRIFT_PORT": str(cluster.thrift_port),
+    }
 
 
 def scanned_locations(cluster: SparkCluster, table: str, where: str) -> str:

@@ -27,7 +27,7 @@ import duckdb
 import pytest
 
 from ingestion import warehouse as warehouse_settings
-from tests.spark_support import SparkCluster, scanned_locations
+from tests.spark_support import SparkCluster, lake_settings, scanned_locations
 from tests.support import (
     DBT,
     FAST_UPSTREAM,
@@ -191,20 +191,11 @@ def test_spark_marts_reconcile_and_equal_a_full_refresh_and_duckdb(
     spark_cluster: SparkCluster,
     tmp_path: Path,
 ) -> None:
-    # The session's cluster keeps its metastore between tests: start from no tables.
-    for database in ("analytics", "raw", "raw_catalog"):
-        spark_cluster.query(f"drop database if exists {database} cascade")
     lake = tmp_path / "lake"
     env = {
         **os.environ,
-        "LAKE_BUCKET_URL": str(lake),
-        "PIPELINES_DIR": str(tmp_path / "pipelines"),
+        **lake_settings(upstream, tmp_path, spark_cluster),
         "DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
-        "UPSTREAM_API_KEY": upstream.api_key,
-        "SOURCES__SHOP_API__BASE_URL": upstream.url,
-        "SOURCES__CATALOG_DB__CREDENTIALS": upstream.database_url,
-        "SOURCES__SHOP_API__RATE_LIMIT": "1000",
-        "SPARK_THRIFT_PORT": str(spark_cluster.thrift_port),
     }
     on = {
         target: {

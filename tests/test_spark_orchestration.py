@@ -10,7 +10,7 @@ from dagster import AssetKey, AssetSelection, materialize
 
 from orchestration.assets import catalog_db_assets, jaffle_dbt_assets, shop_api_assets
 from orchestration.definitions import defs
-from tests.spark_support import SparkCluster
+from tests.spark_support import SparkCluster, lake_settings
 from tests.support import read_all
 from upstream.process import UpstreamProcess
 
@@ -21,18 +21,10 @@ def test_dagster_ingests_into_the_lake_and_builds_on_spark(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for database in ("analytics", "raw", "raw_catalog"):
-        spark_cluster.query(f"drop database if exists {database} cascade")
     settings = {
+        **lake_settings(upstream, tmp_path, spark_cluster),
         "DBT_TARGET": "spark",
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "LAKE_BUCKET_URL": str(tmp_path / "lake"),
-        "PIPELINES_DIR": str(tmp_path / "pipelines"),
-        "UPSTREAM_API_KEY": upstream.api_key,
-        "SOURCES__SHOP_API__BASE_URL": upstream.url,
-        "SOURCES__CATALOG_DB__CREDENTIALS": upstream.database_url,
-        "SOURCES__SHOP_API__RATE_LIMIT": "1000",
-        "SPARK_THRIFT_PORT": str(spark_cluster.thrift_port),
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
