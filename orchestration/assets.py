@@ -170,6 +170,6 @@ def jaffle_dbt_assets(
         where, tables = published
         context.log.info(f"published {tables} tables for readers in {where}")
     if config.full_test_suite:
-        # dbt's own freshness check of the raw tables (loaded_at_field): fails the run when
-        # a source is past its error_after.
+        # dbt's own freshness check of the raw tables (the sources' loaded_at_query): fails
+        # the run when a source is past its error_after.
         dbt.cli(["source", "freshness"], raise_on_error=True).wait()
