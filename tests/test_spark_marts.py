@@ -217,7 +217,8 @@ def test_spark_marts_reconcile_and_equal_a_full_refresh_and_duckdb(
 
     # Round 1: the ingest into the lake killed while its files land, then run again.
     happened: dict[str, int] = defaultdict(int, upstream.advance(days=DAYS_PER_ROUND))
-    kill_mid_load(ingest_command("spark"), on["spark"], lake / "raw")
+    killed = kill_mid_load(ingest_command("spark"), on["spark"], lake / "raw")
+    assert killed, "the ingest ended before its first file landed"
     run(ingest_command("spark"), on["spark"])
     run(incremental_run, on["spark"])
 
