@@ -186,7 +186,10 @@ def up() -> int:
         "SPARK_HOME": str(spark_home()),
         # The master's REST submission port (6066) is not needed: jobs come through the
         # Thrift server. Off, so nothing else listens.
-        "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false",
+        "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false -Dspark.port.maxRetries=0",
+        # A daemon whose port is taken fails at once, not on the next port, where nobody
+        # waits for it.
+        "SPARK_WORKER_OPTS": "-Dspark.port.maxRetries=0",
     }
     for daemon in daemons():
         if daemon.pid() is not None:
