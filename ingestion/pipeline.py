@@ -100,6 +100,7 @@ def run(
     lock = warehouse.pipelines_dir() / f"{pipeline.pipeline_name}.lock"
     total: RunSummary | None = None
     with run_lock(lock, wait_seconds):
+        finish_interrupted_normalize(pipeline)
         if pipeline.has_pending_data and full_refresh:
             pipeline.drop_pending_packages()  # a full refresh reads everything again
         if pipeline.has_pending_data:
@@ -142,6 +143,24 @@ def prune_completed_packages(pipeline: dlt.Pipeline, keep: int | None = None) ->
     storage = pipeline._get_load_storage()  # dlt exposes listing, not deleting, publicly
     for load_id in completed[: max(len(completed) - keep, 0)]:
         storage.delete_loaded_package(load_id)
+
+
+def finish_interrupted_normalize(pipeline: dlt.Pipeline) -> None:
+    """Complete a normalize commit a kill cut in two. dlt commits a normalized package by
+    renaming it into place, then deletes the extracted package it came from; killed between
+    the two, the package is both normalized and extracted, and every later run would
+    normalize it again and fail to rename onto the committed one ("Directory not empty"),
+    never loading it. The normalized package is whole (a rename is atomic): the extracted
+    copy is what dlt was about to delete."""
+    committed = set(pipeline.list_normalized_load_packages())
+    interrupted = committed.intersection(pipeline.list_extracted_load_packages())
+    if not interrupted:
+        return
+    extracted = pipeline._get_normalize_storage().extracted_packages  # no public delete
+    in_progress = pipeline._get_load_storage().new_packages
+    for load_id in sorted(interrupted):
+        extracted.delete_package(load_id)
+        in_progress.delete_package(load_id, not_exists_ok=True)
 
 
 def _run_step(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -263,6 +264,38 @@ def test_a_run_after_a_crash_finishes_the_leftover_and_extracts_anew(
         assert summary.totals()["new"] > 0  # the second day's orders, extracted anew
         assert not pipeline.make_pipeline("shop_api", "duckdb").has_pending_data
         assert_raw_matches_upstream(duckdb_warehouse, upstream)
+
+
+def test_a_run_killed_inside_the_normalize_commit_lands_that_package_once(
+    duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed between dlt's two commit steps (the normalized package renamed into place, the
+    extracted one not yet deleted), a run leaves the package both normalized and extracted:
+    the next run loads it once and goes on, where dlt alone failed on every run after."""
+    key = secrets.token_hex(16)
+    with UpstreamProcess(key, "--orders", ORDERS, *QUICK, "--rate-limit", "0") as upstream:
+        point_pipeline_at(upstream, monkeypatch)
+        pipeline.run("shop_api", "duckdb")
+        upstream.advance(days=1)
+        killed = pipeline.make_pipeline("shop_api", "duckdb")
+        killed.extract(pipeline.make_source("shop_api"))
+        (load_id,) = killed.list_extracted_load_packages()
+        extracted = Path(killed.working_dir) / "normalize" / "extracted" / load_id
+        kept = Path(killed.working_dir) / "kept-extracted"
+        shutil.copytree(extracted, kept)
+        killed.normalize()
+        shutil.copytree(kept, extracted)  # the delete that the kill prevented
+        assert killed.list_normalized_load_packages() == [load_id]
+        assert killed.list_extracted_load_packages() == [load_id]
+
+        summary = pipeline.run("shop_api", "duckdb")
+        assert summary.leftover_loads == 1
+        assert not pipeline.make_pipeline("shop_api", "duckdb").has_pending_data
+        assert_raw_matches_upstream(duckdb_warehouse, upstream)
+        loads = duckdb_warehouse.query(
+            f"select count(*) from raw._dlt_loads where load_id = '{load_id}'"
+        )
+        assert loads == [(1,)]
 
 
 def test_local_state_keeps_a_bounded_history_of_load_packages(

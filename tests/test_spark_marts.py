@@ -82,7 +82,9 @@ def ingest_command(target: str) -> list[str]:
 
 def run(command: list[str], env: dict[str, str]) -> str:
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout[-4000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(command)}:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+    )
     return result.stdout
 
 
