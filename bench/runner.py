@@ -99,14 +99,19 @@ OPT_IN: dict[str, str] = {}
 # Scenarios of one group run in one worker process (they share cached setups, e.g. a loaded
 # warehouse); a group is the scenario's module unless it says otherwise.
 GROUPS: dict[str, str] = {}
+# Groups that take longest in quick mode: started first, so that they run beside the others
+# rather than after them.
+SLOW_GROUPS: set[str] = set()
 
 
 def scenario(
-    scenario_id: str, opt_in: str | None = None, group: str | None = None
+    scenario_id: str, opt_in: str | None = None, group: str | None = None, slow: bool = False
 ) -> Callable[[Scenario], Scenario]:
     def register(function: Scenario) -> Scenario:
         SCENARIOS[scenario_id] = function
         GROUPS[scenario_id] = group or function.__module__
+        if slow:
+            SLOW_GROUPS.add(GROUPS[scenario_id])
         if opt_in:
             OPT_IN[scenario_id] = opt_in
         return function
@@ -248,7 +253,7 @@ def run(config: BenchConfig, only: list[str] | None = None) -> list[str]:
     if config.jobs <= 1:
         return run_scenarios(config, ids)
     groups: dict[str, list[str]] = {}
-    for scenario_id in ids:
+    for scenario_id in sorted(ids, key=lambda i: GROUPS[i] not in SLOW_GROUPS):
         groups.setdefault(GROUPS[scenario_id], []).append(scenario_id)
     # Fresh interpreters: scenarios set environment variables and cache setups per process.
     context = multiprocessing.get_context("spawn")

@@ -143,7 +143,7 @@ def duckdb_build(orders: int, *args: str) -> float:
     return seconds
 
 
-@scenario("spark-workers", group=SPARK)
+@scenario("spark-workers", group=SPARK, slow=True)
 def spark_workers(config: BenchConfig) -> Result:
     # The smoke run (quick mode) builds the models of the orders mart and what it reads, not
     # the project: the cluster starts are its cost already, and the project's tests pass on
@@ -199,7 +199,7 @@ def spark_workers(config: BenchConfig) -> Result:
 ONE_DAY = "select count(*), sum(order_total) from analytics.orders where {}"
 
 
-@scenario("spark-pruning", group=SPARK)
+@scenario("spark-pruning", group=SPARK, slow=True)
 def spark_pruning(config: BenchConfig) -> Result:
     orders = spark_sizes(config)[0]
     scratch, lake_env = loaded_lake(orders)
