@@ -5,8 +5,10 @@ from __future__ import annotations
 import secrets
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import dlt
 import duckdb
 import httpx
 import pytest
@@ -242,12 +244,11 @@ def test_a_load_the_warehouse_refuses_rolls_the_state_back(
         assert_raw_matches_upstream(duckdb_warehouse, upstream)
 
 
-def test_a_run_after_a_crash_finishes_the_leftover_and_extracts_anew(
-    duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A run killed after extracting leaves its package and its state behind: the next run
-    loads that package, then extracts what changed since, in one go. (Killed after
-    normalizing: test_orchestration, under Dagster.)"""
+@contextmanager
+def a_run_stopped_after_extracting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[UpstreamProcess, dlt.Pipeline]]:
+    """An upstream loaded once, then a day on, a run that extracted and stopped there."""
     key = secrets.token_hex(16)
     with UpstreamProcess(key, "--orders", ORDERS, *QUICK, "--rate-limit", "0") as upstream:
         point_pipeline_at(upstream, monkeypatch)
@@ -255,6 +256,16 @@ def test_a_run_after_a_crash_finishes_the_leftover_and_extracts_anew(
         upstream.advance(days=1)
         killed = pipeline.make_pipeline("shop_api", "duckdb")
         killed.extract(pipeline.make_source("shop_api"))
+        yield upstream, killed
+
+
+def test_a_run_after_a_crash_finishes_the_leftover_and_extracts_anew(
+    duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed after extracting leaves its package and its state behind: the next run
+    loads that package, then extracts what changed since, in one go. (Killed after
+    normalizing: test_orchestration, under Dagster.)"""
+    with a_run_stopped_after_extracting(monkeypatch) as (upstream, killed):
         assert killed.has_pending_data
         upstream.advance(days=1)  # and the upstream moved on meanwhile
 
@@ -272,13 +283,7 @@ def test_a_run_killed_inside_the_normalize_commit_lands_that_package_once(
     """Killed between dlt's two commit steps (the normalized package renamed into place, the
     extracted one not yet deleted), a run leaves the package both normalized and extracted:
     the next run loads it once and goes on, where dlt alone failed on every run after."""
-    key = secrets.token_hex(16)
-    with UpstreamProcess(key, "--orders", ORDERS, *QUICK, "--rate-limit", "0") as upstream:
-        point_pipeline_at(upstream, monkeypatch)
-        pipeline.run("shop_api", "duckdb")
-        upstream.advance(days=1)
-        killed = pipeline.make_pipeline("shop_api", "duckdb")
-        killed.extract(pipeline.make_source("shop_api"))
+    with a_run_stopped_after_extracting(monkeypatch) as (upstream, killed):
         (load_id,) = killed.list_extracted_load_packages()
         extracted = Path(killed.working_dir) / "normalize" / "extracted" / load_id
         kept = Path(killed.working_dir) / "kept-extracted"
