@@ -4,7 +4,10 @@ Each date runs pytest with a shifted wall clock (`shift_clock.c`, preloaded into
 every process it starts: the upstream, dlt, dbt, DuckDB), so "today" is that date for the
 whole run while time keeps passing normally. The dates cover a year, month ends, a year end
 and 29 February; the ones at 23:5x cross midnight while their tests run. Two dates run at a
-time (two cores). Exit status: the number of dates that failed.
+time (two cores), each in a scratch copy of the repository (its tracked files, the virtualenv
+linked): two dbt processes writing one `target/manifest.json` at once left it corrupt, and
+every later date failed to import the Dagster definitions that read it. Exit status: the
+number of dates that failed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT))
+from tests.readme import copy_repository  # noqa: E402
+
 SHIM_SOURCE = Path(__file__).with_name("shift_clock.c")
 DATES = (
     "2026-01-31T23:57:00",  # a month end, crossing into February
@@ -40,16 +46,17 @@ def build_shim(directory: Path) -> Path:
     return library
 
 
-def run_date(date: str, library: Path, logs: Path) -> tuple[str, bool, str]:
+def run_date(date: str, library: Path, scratch: Path) -> tuple[str, bool, str]:
     target = datetime.fromisoformat(date).replace(tzinfo=UTC)
     offset = round(target.timestamp() - time.time())
     env = {**os.environ, "LD_PRELOAD": str(library), "SHIFT_CLOCK_SECONDS": str(offset)}
-    log = logs / f"{date[:10]}.log"
+    log = scratch / f"{date[:10]}.log"
+    repository = copy_repository(scratch / f"repo-{date[:10]}")
     started = time.monotonic()
     with log.open("w") as out:
         result = subprocess.run(
             [sys.executable, "-m", "pytest", *PYTEST_ARGS],
-            cwd=REPO_ROOT,
+            cwd=repository,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
