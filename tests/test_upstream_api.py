@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -96,6 +101,22 @@ def test_etag_changes_when_the_catalog_changes() -> None:
         before = get(api, "products", key).headers["ETag"]
         assert api.advance(days=1)["price_changes"] == 10
         assert get(api, "products", key).headers["ETag"] != before
+
+
+def test_the_advance_command_moves_the_clock_by_days_or_hours() -> None:
+    key = secrets.token_hex(16)
+    with UpstreamProcess(key, "--orders", "300", *FAST_UPSTREAM) as api:
+
+        def advance(*args: str) -> datetime:
+            command = [sys.executable, "-m", "upstream", "advance", "--url", api.url, *args]
+            env = {**os.environ, "UPSTREAM_API_KEY": key}
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+            return datetime.fromisoformat(json.loads(done.stdout)["clock"])
+
+        started = datetime.fromisoformat(httpx.get(f"{api.url}/health").json()["clock"])
+        assert advance() - started == timedelta(days=1)
+        assert advance("--hours", "13") - started == timedelta(days=1, hours=13)
+        assert advance("--days", "2", "--hours", "1") - started == timedelta(days=3, hours=14)
 
 
 def test_over_the_rate_limit_gets_429_with_retry_after() -> None:

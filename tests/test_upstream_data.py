@@ -12,7 +12,14 @@ import pytest
 
 from tests.support import FAST_UPSTREAM, read_all
 from upstream.csvio import FILES, INVENTORY_FILE, CsvImportError, read_csv_dir, write_csv_dir
-from upstream.generator import US_PER_DAY, GenerationSpec, day_us, generate
+from upstream.generator import (
+    RESTOCK_AT_US,
+    US_PER_DAY,
+    US_PER_HOUR,
+    GenerationSpec,
+    day_us,
+    generate,
+)
 from upstream.process import UpstreamProcess
 from upstream.store import ShopStore
 from upstream.tables import NULL_TIME
@@ -115,6 +122,35 @@ def test_advance_keeps_every_table_in_change_order() -> None:
         step = np.diff(table.updated_at)
         assert (step >= 0).all()
         assert (np.diff(table.seq)[step == 0] > 0).all()
+
+
+def test_an_hour_is_its_share_of_the_day() -> None:
+    """Advanced hour by hour, a day brings the day's kinds of change at the times the daily
+    model has them: orders only while the shops are open, the restock delivery at 21:30
+    bringing back the day's sales, every change stamped within its hour."""
+    store = ShopStore(GenerationSpec(seed=5, orders=20_000))
+    midnight = store.clock_us
+    per_hour = []
+    for _ in range(24):
+        hour_start = store.clock_us
+        changes = store.advance(hours=1)
+        assert store.clock_us == hour_start + US_PER_HOUR
+        for table in store.tables.values():
+            assert (table.updated_at <= store.clock_us).all()
+        per_hour.append(changes)
+    new_orders = [changes["new_orders"] for changes in per_hour]
+    assert sum(new_orders[:7]) == sum(new_orders[21:]) == 0  # closed before 07:00, after 21:00
+    assert all(n > 0 for n in new_orders[9:20])
+    assert sum(changes["completed_orders"] for changes in per_hour) > 0
+
+    orders = store.tables["orders"].columns
+    placed_today = (orders["ordered_at"] >= midnight).sum()
+    assert placed_today == sum(new_orders)
+    movements = store.tables["inventory_movements"].columns
+    today = movements["moved_at"] >= midnight
+    restocks = today & (movements["reason"] == 1)
+    assert (movements["moved_at"][restocks] == midnight + RESTOCK_AT_US).all()
+    assert restocks.any() and movements["quantity"][today].sum() == 0  # sold, then restocked
 
 
 def test_csv_directory_round_trips(tmp_path: Path) -> None:

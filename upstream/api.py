@@ -398,9 +398,14 @@ def create_app(
         )
 
     @app.post("/admin/advance", summary="Move the clock forward: data arrives and changes.")
-    def advance(request: Request, days: Annotated[int, Query(ge=1, le=3650)] = 1) -> Response:
+    def advance(
+        request: Request,
+        days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+        hours: Annotated[int, Query(ge=0, le=24 * 3650)] = 0,
+    ) -> Response:
         gate.check_key(request)
-        changes = store.advance(days)
+        # A day unless told otherwise; `hours` alone moves by hours only.
+        changes = store.advance(days=(1 if not hours else 0) if days is None else days, hours=hours)
         synced = catalog.sync(store) if catalog is not None else {}
         payload = {"clock": iso(store.clock_us), "changes": changes, "catalog_rows_written": synced}
         return Response(orjson.dumps(payload), media_type="application/json")

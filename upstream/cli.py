@@ -130,7 +130,7 @@ def advance(args: argparse.Namespace) -> None:
     try:
         response = httpx.post(
             f"{url}/admin/advance",
-            params={"days": args.days},
+            params={"hours": args.hours} | ({} if args.days is None else {"days": args.days}),
             headers={"Authorization": f"Bearer {api_key_from_env()}"},
             timeout=300,
         )
@@ -276,9 +276,15 @@ def build_parser() -> argparse.ArgumentParser:
     advance_cmd = commands.add_parser(
         "advance",
         help="move the running upstream's clock forward",
-        description="New orders arrive and existing ones change status, day by day.",
+        description="New orders arrive and existing ones change status, day by day (or hour "
+        "by hour: an hour is its share of the day).",
     )
-    advance_cmd.add_argument("--days", type=bounded(int, 1), default=1, help="days to move forward")
+    advance_cmd.add_argument(
+        "--days", type=bounded(int, 0), help="days to move forward (default 1, or 0 with --hours)"
+    )
+    advance_cmd.add_argument(
+        "--hours", type=bounded(int, 0), default=0, help="hours to move forward, after the days"
+    )
     advance_cmd.add_argument(
         "--url", default=f"http://{HOST}:8765", help="base URL of the running upstream"
     )

@@ -27,6 +27,7 @@ US_PER_SECOND = 1_000_000
 US_PER_MINUTE = 60 * US_PER_SECOND
 US_PER_HOUR = 60 * US_PER_MINUTE
 US_PER_DAY = 24 * US_PER_HOUR
+RESTOCK_AT_US = 21 * US_PER_HOUR + 30 * US_PER_MINUTE  # a day's restock delivery, after closing
 
 # Relative order volume by day of the week, counted from the history's first day: the last
 # two are the busy weekend.
@@ -224,7 +225,7 @@ def inventory_movements(
     moved_at = np.concatenate(
         [
             first_day_us + (sale_hour + 1) * US_PER_HOUR - US_PER_SECOND,
-            first_day_us + restock_day * US_PER_DAY + 21 * US_PER_HOUR + 30 * US_PER_MINUTE,
+            first_day_us + restock_day * US_PER_DAY + RESTOCK_AT_US,
         ]
     )
     where = np.concatenate([rest, restock_rest])

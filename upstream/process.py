@@ -97,10 +97,13 @@ class UpstreamProcess:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 
-    def advance(self, days: int = 1) -> dict[str, int]:
+    def advance(self, days: int = 1, hours: int = 0) -> dict[str, int]:
         """Move the clock forward; returns what changed."""
         response = httpx.post(
-            f"{self.url}/admin/advance", params={"days": days}, headers=self._headers(), timeout=300
+            f"{self.url}/admin/advance",
+            params={"days": days, "hours": hours},
+            headers=self._headers(),
+            timeout=300,
         )
         response.raise_for_status()
         return response.json()["changes"]

@@ -1,10 +1,13 @@
 """The upstream's state: one `Table` snapshot per entity, id registries, and a clock.
 
-`advance` moves the clock a day at a time. Each day new customers sign up, orders arrive with
-their items, yesterday's orders complete, a few recent ones are returned, late items are added
-to recent orders (their totals change), customers ask to be deleted (a tombstone: `deleted_at`
-set, personal data removed), catalog prices change and customers tweet. Every change stamps
-`updated_at` with a time within the day, so the tables stay in change order by construction.
+`advance` moves the clock a day (or an hour) at a time. Each day new customers sign up, orders
+arrive with their items, yesterday's orders complete, a few recent ones are returned, late items
+are added to recent orders (their totals change), customers ask to be deleted (a tombstone:
+`deleted_at` set, personal data removed), catalog prices change and customers tweet. An hour is
+the same day's model cut to that hour: the orders of the day's profile that fall in it, the
+other changes at 1/24 of their daily rate, the day's restock when its 21:30 delivery does. Every
+change stamps `updated_at` with a time within the step, so the tables stay in change order by
+construction.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from upstream import catalog
 from upstream.generator import (
     ITEM_COUNT_WEIGHTS,
     ORDERS_PER_TWEET,
+    RESTOCK_AT_US,
     US_PER_DAY,
+    US_PER_HOUR,
     US_PER_SECOND,
     Generated,
     GenerationSpec,
@@ -60,12 +65,14 @@ class ShopStore:
             for name, generated in data.items()
         }
 
-    def advance(self, days: int) -> dict[str, int]:
-        """Move the clock `days` days forward; returns how many of each change happened."""
+    def advance(self, days: int = 0, hours: int = 0) -> dict[str, int]:
+        """Move the clock `days` days, then `hours` hours forward; returns how many of each
+        change happened."""
+        steps = [US_PER_DAY] * days + [US_PER_HOUR] * hours
         totals: dict[str, int] = {}
         with self._lock:
-            for _ in range(days):
-                for name, count in self._advance_one_day().items():
+            for step in steps:
+                for name, count in self._advance_step(step).items():
                     totals[name] = totals.get(name, 0) + count
         return totals
 
@@ -75,14 +82,24 @@ class ShopStore:
         self.ids[table] = np.concatenate([self.ids[table], uuid_strings(rng, n)])
         return np.arange(first, first + n, dtype=np.int64)
 
-    def _advance_one_day(self) -> dict[str, int]:
+    def _advance_step(self, step_us: int) -> dict[str, int]:
+        """One day, or one hour of the day the clock is on (`step_us`)."""
         spec = self.spec
-        day_start, day_end = self.clock_us, self.clock_us + US_PER_DAY
-        rng = np.random.default_rng([spec.seed, 100, day_number(spec, day_start)])
+        day_start, day_end = self.clock_us, self.clock_us + step_us
+        share = step_us / US_PER_DAY  # of the daily rates
+        if step_us == US_PER_DAY:
+            rng = np.random.default_rng([spec.seed, 100, day_number(spec, day_start)])
+            ordered_at = np.sort(day_start + times_of_day(rng, orders_on_day(spec, day_start)))
+        else:
+            hour = (day_start - spec.start_us) // US_PER_HOUR
+            rng = np.random.default_rng([spec.seed, 101, hour])
+            midnight = day_start - (day_start - spec.start_us) % US_PER_DAY
+            day_profile = midnight + times_of_day(rng, orders_on_day(spec, midnight))
+            ordered_at = np.sort(day_profile[(day_profile >= day_start) & (day_profile < day_end)])
 
         def change_times(n: int) -> np.ndarray:
-            """Distinct-enough times within today for `n` changes."""
-            return day_start + rng.integers(1, US_PER_DAY // US_PER_SECOND, n) * US_PER_SECOND
+            """Distinct-enough times within this step for `n` changes."""
+            return day_start + rng.integers(1, step_us // US_PER_SECOND, n) * US_PER_SECOND
 
         shop = self._shop()
         customers = self.tables["customers"]
@@ -90,13 +107,12 @@ class ShopStore:
         items = self.tables["order_items"]
 
         # Customers: sign-ups for a share of today's orders; privacy deletions.
-        n_orders = orders_on_day(spec, day_start)
-        ordered_at = np.sort(day_start + times_of_day(rng, n_orders))
+        n_orders = len(ordered_at)
         by_new_customer = rng.random(n_orders) < NEW_CUSTOMER_SHARE
         n_new_customers = int(by_new_customer.sum())
         new_customer_seq = self._register("customers", rng, n_new_customers)
         alive = customers.columns["deleted_at"] == NULL_TIME
-        delete = alive & (rng.random(len(customers)) < spec.deletion_rate)
+        delete = alive & (rng.random(len(customers)) < spec.deletion_rate * share)
         deleted_at = change_times(int(delete.sum()))
         tombstones = {name: values[delete] for name, values in customers.columns.items()}
         tombstones.update(
@@ -133,8 +149,9 @@ class ShopStore:
         # get a late item, which adds to their totals.
         status = orders.columns["status"]
         recent = orders.columns["ordered_at"] >= day_start - 7 * US_PER_DAY
-        late = recent & (status == 1) & (rng.random(len(orders)) < spec.late_item_rate)
-        returned = recent & (status == 1) & ~late & (rng.random(len(orders)) < spec.return_rate)
+        late = recent & (status == 1) & (rng.random(len(orders)) < spec.late_item_rate * share)
+        returned = recent & (status == 1) & ~late
+        returned &= rng.random(len(orders)) < spec.return_rate * share
         complete = (status == 0) & (orders.columns["ordered_at"] < day_end - US_PER_DAY)
         changed = complete | returned | late
         updated = {name: values[changed] for name, values in orders.columns.items()}
@@ -151,15 +168,19 @@ class ShopStore:
         updated.update(amounts_for(subtotal, updated["store_id"], shop))
         self.tables["orders"] = orders.replaced(~changed, concat(updated, new_orders))
 
+        # A day's sales are counted from the clock, an hour's from its day's midnight.
+        midnight = day_start - (day_start - spec.start_us) % US_PER_DAY
         sold = inventory_movements(
             ordered_at[np.repeat(np.arange(n_orders), counts)],
             np.repeat(new_orders["store_id"], counts),
             new_items["sku"],
-            day_start,
+            day_start if step_us == US_PER_DAY else midnight,
             1,
             len(shop.tax_rate),
             len(shop.price),
         )
+        if step_us != US_PER_DAY:
+            sold = self._restock_in_hour(sold, midnight, day_start, day_end)
         sold["_seq"] = self._register("inventory_movements", rng, len(sold["sku"]))
         movements = self.tables["inventory_movements"]
         self.tables["inventory_movements"] = movements.replaced(np.ones(len(movements), bool), sold)
@@ -169,7 +190,7 @@ class ShopStore:
         self.tables["order_items"] = items.replaced(np.ones(len(items), bool), added_items)
 
         # Tweets about today's orders.
-        n_tweets = max(1, n_orders // ORDERS_PER_TWEET)
+        n_tweets = max(1, n_orders // ORDERS_PER_TWEET) if n_orders else 0
         tweets = generate_tweets(spec, rng, n_tweets, buyer_seq, ordered_at, day_end, shop)
         tweets["_seq"] = self._register("tweets", rng, n_tweets)
         old_tweets = self.tables["tweets"]
@@ -188,6 +209,34 @@ class ShopStore:
             "new_tweets": n_tweets,
             "price_changes": price_changes,
         }
+
+    def _restock_in_hour(
+        self, movements: dict[str, np.ndarray], midnight: int, start: int, end: int
+    ) -> dict[str, np.ndarray]:
+        """An hour's stock movements: its sales, and the day's restock delivery only if the
+        hour holds it (the delivery brings back what the whole day sold)."""
+        sales = {name: values[movements["reason"] == 0] for name, values in movements.items()}
+        restock_at = midnight + RESTOCK_AT_US
+        if not start <= restock_at < end:
+            return sales
+        earlier = self.tables["inventory_movements"].columns
+        today = (earlier["reason"] == 0) & (earlier["moved_at"] >= midnight)
+        store = np.concatenate([earlier["store_id"][today], sales["store_id"]])
+        sku = np.concatenate([earlier["sku"][today], sales["sku"]])
+        sold = np.concatenate([earlier["quantity"][today], sales["quantity"]])
+        n_skus = len(self._shop().price)
+        cells, where = np.unique(store * n_skus + sku, return_inverse=True)
+        quantity = -np.bincount(where, weights=sold, minlength=len(cells)).astype(np.int64)
+        at = np.full(len(cells), restock_at, dtype=np.int64)
+        restock = {
+            "store_id": cells // n_skus,
+            "sku": cells % n_skus,
+            "quantity": quantity,
+            "reason": np.ones(len(cells), np.int64),
+            "moved_at": at,
+            "updated_at": at.copy(),
+        }
+        return concat(sales, restock)
 
     def _shop(self) -> Shop:
         """Today's prices, menu and stores, indexed by `_seq`."""
