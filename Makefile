@@ -4,12 +4,16 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-# Warehouse for ingest/build: duckdb (default), postgres, or lake (DuckDB, facts as Parquet).
-# dbt takes it from DBT_TARGET (profiles.yml), not from --target: a --target flag is part of
-# what dbt's partial parsing compares, so `make build` and a plain `dbt build` would each
-# throw away the other's parse.
+# Warehouse for ingest/build: duckdb (default), postgres, lake (DuckDB, facts as Parquet) or
+# spark. dbt gets it as DBT_TARGET, which it reads as if it were --target; that flag is part
+# of what its partial parsing compares, so the default is not named: `make build` and a plain
+# `dbt build` then share one parse instead of each throwing the other's away.
 TARGET ?= duckdb
+ifeq ($(TARGET),duckdb)
+unexport DBT_TARGET
+else
 export DBT_TARGET := $(TARGET)
+endif
 # dbt's artifacts and its partial parse, per target: the default's in target/ (where a plain
 # `dbt build` keeps them), the others' in target/<TARGET>/, so switching targets and back does
 # not make dbt parse the whole project again. (ingestion/warehouse.py: dbt_target_path)

@@ -25,6 +25,18 @@ def dbt_target_path(target: str) -> str:
     return "target" if target == "duckdb" else f"target/{target}"
 
 
+def dbt_environment(target: str, environment: dict[str, str]) -> dict[str, str]:
+    """`environment` for a dbt command on `target`, as the Makefile sets it: its target path,
+    and DBT_TARGET for any target but the default. dbt reads DBT_TARGET as if it were
+    `--target`, and its partial parse compares that flag: naming the default would make each
+    run throw away the parse of a plain `dbt build`, which names none."""
+    settings = {name: value for name, value in environment.items() if name != "DBT_TARGET"}
+    settings["DBT_TARGET_PATH"] = dbt_target_path(target)
+    if target != "duckdb":
+        settings["DBT_TARGET"] = target
+    return settings
+
+
 def loading_target(target: str) -> str:
     """The warehouse a target's raw layer lives in: dbt's `lake` target writes its facts as
     Parquet files but reads raw tables from the DuckDB file, so it loads like `duckdb`."""

@@ -15,7 +15,7 @@ import duckdb
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from ingestion.warehouse import duckdb_path  # noqa: E402
+from ingestion.warehouse import dbt_environment, duckdb_path  # noqa: E402
 from upstream.process import UpstreamProcess  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -68,8 +68,7 @@ def main() -> None:
         timings["start upstream"] = time.perf_counter() - started
         print(f"-> upstream: {upstream.url} (pid {upstream.pid})", flush=True)
         env = {
-            **os.environ,
-            "DBT_TARGET": "duckdb",
+            **dbt_environment("duckdb", dict(os.environ)),
             "UPSTREAM_API_KEY": api_key,
             "SOURCES__SHOP_API__BASE_URL": upstream.url,
             "SOURCES__CATALOG_DB__CREDENTIALS": upstream.database_url,

@@ -59,14 +59,9 @@ class Warehouse:
         """Run a dbt command on this target (or `target`, e.g. `lake` over this DuckDB file)
         from the repository root; its output. Fails on any error unless `check` is off."""
         # A separate process, as a user runs it: dbt-duckdb keeps its database open in-process.
-        # The target as the Makefile gives it: DBT_TARGET and its own target path, which keep
-        # partial parsing.
+        # The target as the Makefile gives it, which keeps partial parsing.
         target = target or self.target
-        env = {
-            **os.environ,
-            "DBT_TARGET": target,
-            "DBT_TARGET_PATH": warehouse_settings.dbt_target_path(target),
-        }
+        env = warehouse_settings.dbt_environment(target, dict(os.environ))
         result = subprocess.run(
             [DBT, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True
         )
