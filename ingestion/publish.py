@@ -6,7 +6,10 @@ every writer out: a notebook or a BI tool polling the warehouse would make `make
 successful build, the `analytics` schema's tables are copied into a new DuckDB file, which
 then replaces `published/jaffle.duckdb` beside the warehouse in one rename. A reader opens
 either the previous snapshot or the new one, never half of a build; one that keeps the old
-file open keeps reading the old snapshot, and never holds up a load.
+file open keeps reading the old snapshot, and never holds up a load. The new file starts as a
+copy of the previous snapshot (a file never written after its rename), and a table with a
+unique key (dbt's `unique_key`, from the manifest) gets only the keys whose rows differ
+replaced: an hourly build of a large incremental mart copies its change, not the mart.
 
 PostgreSQL serves concurrent readers itself, but dbt commits model by model: a dashboard
 reading `analytics` during a build sees some marts of the new build beside others of the
@@ -17,7 +20,9 @@ table of the previous build or every table of the new one.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,7 +31,13 @@ from typing import Any
 import duckdb
 
 from ingestion.duckdb_destination import holding_warehouse_file
-from ingestion.warehouse import REPO_ROOT, default_target, duckdb_path, postgres_url
+from ingestion.warehouse import (
+    REPO_ROOT,
+    dbt_target_path,
+    default_target,
+    duckdb_path,
+    postgres_url,
+)
 
 SCHEMA = "analytics"
 PUBLISHED_SCHEMA = "analytics_published"  # PostgreSQL: where readers point
@@ -48,35 +59,105 @@ def published_path(warehouse: Path | None = None) -> Path:
     return warehouse.parent / "published" / warehouse.name
 
 
-def publish(warehouse: Path | None = None, target: Path | None = None) -> tuple[Path, int]:
-    """Copy the warehouse's `analytics` tables into a new file and swap it in; the path and
-    the number of tables."""
+def publish(
+    warehouse: Path | None = None, target: Path | None = None, manifest: Path | None = None
+) -> tuple[Path, int]:
+    """Bring a copy of the previous snapshot level with the warehouse's `analytics` tables and
+    swap it in; the path and the number of tables."""
     warehouse = warehouse or duckdb_path()
     target = target or published_path(warehouse)
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     staged.unlink(missing_ok=True)
+    keys = unique_keys(manifest or dbt_manifest_path())
     try:
+        if target.exists():
+            shutil.copyfile(target, staged)
         with holding_warehouse_file(str(warehouse)), duckdb.connect(str(staged)) as snapshot:
             snapshot.execute(f"attach '{warehouse}' as built (read_only)")
-            tables = [
-                name
-                for (name,) in snapshot.execute(
-                    "select table_name from information_schema.tables where table_catalog = "
-                    "'built' and table_schema = ? and table_type = 'BASE TABLE' order by 1",
-                    [SCHEMA],
-                ).fetchall()
-            ]
-            snapshot.execute(f"create schema {SCHEMA}")
-            for table in tables:
-                snapshot.execute(
-                    f'create table {SCHEMA}."{table}" as select * from built.{SCHEMA}."{table}"'
-                )
+            built = table_columns(snapshot, "built")
+            (current,) = snapshot.execute("select current_database()").fetchone()
+            held = table_columns(snapshot, current)
+            snapshot.execute(f"create schema if not exists {SCHEMA}")
+            for table in held.keys() - built.keys():
+                snapshot.execute(f'drop table {SCHEMA}."{table}"')
+            for table, columns in built.items():
+                key = keys.get(table)
+                if key and held.get(table) == columns and set(key) <= {c for c, _ in columns}:
+                    replace_changed_keys(snapshot, table, key)
+                else:
+                    snapshot.execute(
+                        f'create or replace table {SCHEMA}."{table}" as '
+                        f'select * from built.{SCHEMA}."{table}"'
+                    )
             snapshot.execute("detach built")
         os.replace(staged, target)  # atomic: readers open the old file or the new one
     finally:
         staged.unlink(missing_ok=True)
-    return target, len(tables)
+    return target, len(built)
+
+
+def table_columns(connection: Any, catalog: str) -> dict[str, list[tuple[str, str]]]:
+    """The `analytics` base tables of `catalog`, each with its columns and types in order."""
+    rows = connection.execute(
+        "select c.table_name, c.column_name, c.data_type from information_schema.columns c "
+        "join information_schema.tables t using (table_catalog, table_schema, table_name) "
+        "where c.table_catalog = ? and c.table_schema = ? and t.table_type = 'BASE TABLE' "
+        "order by c.table_name, c.ordinal_position",
+        [catalog, SCHEMA],
+    ).fetchall()
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for table, column, data_type in rows:
+        tables.setdefault(table, []).append((column, data_type))
+    return tables
+
+
+def replace_changed_keys(snapshot: Any, table: str, key: list[str]) -> None:
+    """Replace, in the snapshot's copy of `table`, the rows of every key whose rows differ
+    from the warehouse's (changed, new or gone), compared row by row joined on the key."""
+    # The aliases are whole rows (structs) in the comparison: names no column can take.
+    on = " and ".join(f'__built."{c}" is not distinct from __held."{c}"' for c in key)
+    either = ", ".join(f'coalesce(__built."{c}", __held."{c}") as "{c}"' for c in key)
+    snapshot.execute(
+        f"create or replace temp table changed_keys as select {either} "
+        f'from built.{SCHEMA}."{table}" __built full join {SCHEMA}."{table}" __held on {on} '
+        "where __built is distinct from __held"
+    )
+    on_changed = " and ".join(f'k."{c}" is not distinct from t."{c}"' for c in key)
+    snapshot.execute(f'delete from {SCHEMA}."{table}" t using changed_keys k where {on_changed}')
+    snapshot.execute(
+        f'insert into {SCHEMA}."{table}" select t.* from built.{SCHEMA}."{table}" t '
+        f"semi join changed_keys k on {on_changed}"
+    )
+    counts = snapshot.execute(
+        f'select (select count(*) from built.{SCHEMA}."{table}"), '
+        f'(select count(*) from {SCHEMA}."{table}")'
+    ).fetchone()
+    if counts[0] != counts[1]:  # a key that is not unique after all: copy the table whole
+        snapshot.execute(
+            f'create or replace table {SCHEMA}."{table}" as select * from built.{SCHEMA}."{table}"'
+        )
+
+
+def dbt_manifest_path() -> Path:
+    """dbt's manifest of the last build: in DBT_TARGET_PATH, as `make build` sets it."""
+    target_path = Path(os.environ.get("DBT_TARGET_PATH") or dbt_target_path(default_target()))
+    return (target_path if target_path.is_absolute() else REPO_ROOT / target_path) / "manifest.json"
+
+
+def unique_keys(manifest: Path) -> dict[str, list[str]]:
+    """The `analytics` models' unique keys (dbt's `unique_key` config), by table name; none
+    when there is no manifest (every table is then copied whole)."""
+    try:
+        nodes = json.loads(manifest.read_text())["nodes"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    keys = {}
+    for node in nodes.values():
+        key = node.get("config", {}).get("unique_key")
+        if node.get("resource_type") == "model" and node.get("schema") == SCHEMA and key:
+            keys[node.get("alias") or node["name"]] = [key] if isinstance(key, str) else list(key)
+    return keys
 
 
 def publish_postgres(url: str | None = None) -> tuple[str, int]:

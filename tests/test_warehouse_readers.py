@@ -5,6 +5,7 @@ marts at a time."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import threading
@@ -12,12 +13,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import psycopg2
 
-from ingestion.publish import PUBLISHED_SCHEMA, publish_postgres, published_path
+from ingestion.publish import PUBLISHED_SCHEMA, publish, publish_postgres, published_path
 from ingestion.warehouse import postgres_url
 from tests.conftest import postgres_database
 from tests.support import REPO_ROOT, Warehouse
@@ -156,3 +158,73 @@ def test_a_postgres_swap_never_holds_a_table_while_it_waits_for_another() -> Non
             assert cursor.fetchone() == (2, 2)
         for connection in (holder, other, admin):
             connection.close()
+
+
+def test_a_publish_replaces_what_changed_and_equals_the_warehouse(tmp_path: Path) -> None:
+    """The next snapshot starts from the previous one: keyed tables get the keys whose rows
+    changed (updated, inserted, deleted, a NULL in the key too), the others are copied; new
+    tables appear, dropped ones go, a changed column type is taken whole."""
+    warehouse, snapshot = tmp_path / "warehouse.duckdb", tmp_path / "published.duckdb"
+    manifest = tmp_path / "manifest.json"
+    models = {"facts": "id", "pairs": ["a", "b"]}
+    manifest.write_text(
+        json.dumps(
+            {
+                "nodes": {
+                    f"model.p.{name}": {
+                        "resource_type": "model",
+                        "name": name,
+                        "schema": "analytics",
+                        "config": {"unique_key": key},
+                    }
+                    for name, key in models.items()
+                }
+            }
+        )
+    )
+    build = [
+        "create schema analytics",
+        "create table analytics.facts as select range as id, range * 2 as v, "
+        "'x' || range as s from range(5000)",
+        "insert into analytics.facts values (null, 1, 'null key')",
+        "create table analytics.pairs as select range % 7 as a, range // 7 as b, "
+        "null::int as v from range(70)",
+        "create table analytics.small as select 1 as one",
+        "create table analytics.retyped as select 1 as n",
+    ]
+    changes = [
+        "update analytics.facts set v = -1 where id in (3, 4000)",
+        "update analytics.facts set s = null where id = 10",
+        "update analytics.facts set v = 2 where id is null",
+        "delete from analytics.facts where id = 7",
+        "insert into analytics.facts values (9000, 0, 'new')",
+        "update analytics.pairs set v = 5 where a = 1 and b = 2",
+        "insert into analytics.small values (2)",
+        "drop table analytics.retyped",
+        "create table analytics.retyped as select 'one' as n",
+        "create table analytics.added as select 42 as answer",
+    ]
+
+    def published_equals_warehouse() -> None:
+        with duckdb.connect(str(snapshot), read_only=True) as conn:
+            conn.execute(f"attach '{warehouse}' as built (read_only)")
+            tables = conn.sql(
+                "select table_catalog, table_name from information_schema.tables "
+                "where table_schema = 'analytics' order by 2"
+            ).fetchall()
+            names = {c: sorted(t for cat, t in tables if cat == c) for c in ("published", "built")}
+            assert names["published"] == names["built"]
+            for table in names["built"]:
+                for a, b in (("built", "published"), ("published", "built")):
+                    diff = f"select * from {a}.analytics.{table} except all select * from "
+                    assert conn.sql(diff + f"{b}.analytics.{table}").fetchall() == [], table
+                assert conn.sql(f"describe published.analytics.{table}").fetchall() == (
+                    conn.sql(f"describe built.analytics.{table}").fetchall()
+                )
+
+    for statements in (build, changes):
+        with duckdb.connect(str(warehouse)) as conn:
+            for statement in statements:
+                conn.execute(statement)
+        publish(warehouse, snapshot, manifest)
+        published_equals_warehouse()
