@@ -30,7 +30,6 @@ from typing import Any
 
 import duckdb
 
-from ingestion.duckdb_destination import holding_warehouse_file
 from ingestion.warehouse import (
     REPO_ROOT,
     dbt_target_path,
@@ -38,6 +37,7 @@ from ingestion.warehouse import (
     duckdb_path,
     postgres_url,
 )
+from ingestion.warehouse_file import holding_warehouse_file
 
 SCHEMA = "analytics"
 PUBLISHED_SCHEMA = "analytics_published"  # PostgreSQL: where readers point

@@ -14,7 +14,7 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion import warehouse
-from ingestion.duckdb_destination import WarehouseFileBusy
+from ingestion.warehouse_file import WarehouseFileBusy
 
 
 @pytest.fixture

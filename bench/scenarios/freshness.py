@@ -1,0 +1,138 @@
+"""Freshness: how long after a change upstream it is visible in the marts. Each round the
+upstream moves on by one hour (of its lunch-to-evening hours, when orders arrive), then the
+README's `make ingest && make build` run as whole commands in a copy of the repository; the
+round is done when the published marts hold every order the upstream holds. Side by side, in
+alternate rounds: the same commands with a full rebuild (`dbt build --full-refresh`, then the
+publish), what a project without incremental models would pay for the same hour."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+from bench.runner import BenchConfig, Result, compare, median, scenario
+from bench.scenarios.warehouse import history_args, upstream_env
+from ingestion.publish import published_path
+from tests.readme import copy_repository
+from upstream.process import UpstreamProcess
+
+FIRST_HOUR = 10  # the rounds' hours start here: the shops are open 07:00-21:00 UTC
+GOAL_SECONDS = {1_000_000: 10.0, 10_000_000: 20.0}
+
+
+@dataclass(frozen=True)
+class Round:
+    ingest: float
+    build: float
+    new_orders: int
+
+    @property
+    def seconds(self) -> float:
+        return self.ingest + self.build
+
+
+def commands_env(upstream: UpstreamProcess) -> dict[str, str]:
+    """A user's shell (no variables of this process's own) pointed at the upstream."""
+    kept = ("PATH", "HOME", "LANG", "TMPDIR")
+    return {name: os.environ[name] for name in kept if name in os.environ} | upstream_env(upstream)
+
+
+def timed(command: list[str], repo: Path, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr)[-2000:]
+        raise RuntimeError(f"`{' '.join(command)}` failed: {output}")
+    return seconds
+
+
+def published_orders(repo: Path) -> int:
+    path = published_path(repo / "warehouse" / "jaffle.duckdb")
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return conn.sql("select count(*) from analytics.orders").fetchone()[0]
+
+
+@cache
+def freshness_rounds(orders: int, pairs: int) -> tuple[list[Round], list[Round], float]:
+    """`pairs` rounds of each side, alternated, after a warm-up round; and the first build."""
+    scratch = Path(tempfile.mkdtemp(prefix="bench-freshness-"))
+    atexit.register(shutil.rmtree, scratch, True)
+    repo = copy_repository(scratch / "repo")
+    make = ["make", "--no-print-directory"]
+    rebuild = [".venv/bin/dbt", "build", "--full-refresh", "--quiet"]
+    publish = [".venv/bin/python", "-m", "ingestion.publish"]
+    with UpstreamProcess(
+        secrets.token_hex(16), *history_args(orders), startup_timeout=1200
+    ) as upstream:
+        env = commands_env(upstream)
+        expected = orders + upstream.advance(days=0, hours=FIRST_HOUR - 1)["new_orders"]
+        timed([*make, "ingest"], repo, env)
+        first_build = timed([*make, "build"], repo, env)
+        incremental: list[Round] = []
+        rebuilt: list[Round] = []
+        for index in range(1 + 2 * pairs):  # the first round warms up
+            new_orders = upstream.advance(days=0, hours=1)["new_orders"]
+            expected += new_orders
+            ingest = timed([*make, "ingest"], repo, env)
+            if index % 2 == 0:
+                build = timed([*make, "build"], repo, env)
+                sink = incremental
+            else:
+                build = timed(rebuild, repo, env) + timed(publish, repo, env)
+                sink = rebuilt
+            if (visible := published_orders(repo)) != expected:
+                raise RuntimeError(f"the marts hold {visible:,} orders, the upstream {expected:,}")
+            print(
+                f"[bench]   hour {FIRST_HOUR + index}: {new_orders} new orders, ingest {ingest:.1f}"
+                f" s, {'build' if index % 2 == 0 else 'full rebuild'} {build:.1f} s",
+                flush=True,
+            )
+            if index:
+                sink.append(Round(ingest, build, new_orders))
+    return incremental, rebuilt, first_build
+
+
+def freshness(scenario_id: str, orders: int, config: BenchConfig) -> Result:
+    pairs = 1 if config.quick else 5
+    incremental, rebuilt, first_build = freshness_rounds(orders, pairs)
+    fresh = [r.seconds for r in incremental]
+    goal = GOAL_SECONDS.get(orders, GOAL_SECONDS[1_000_000])
+    return compare(
+        scenario_id,
+        f"Freshness: an upstream hour to the marts, {orders:,} orders",
+        f"`make ingest && make build` (whole commands, a copy of the repository, DuckDB) after "
+        f"the upstream moves on one hour ({median([r.new_orders for r in incremental]):.0f} new "
+        "orders), until the published marts hold every order; vs the same with "
+        "`dbt build --full-refresh` and the publish",
+        ("full rebuild", "incremental"),
+        ([r.seconds for r in rebuilt], fresh),
+        "s",
+        f"incremental p50 <= {goal:g} s",
+        lower_is_better=True,
+        passed=lambda _: median(fresh) <= goal,
+        notes=f"incremental p50 {median(fresh):.1f} s, max {max(fresh):.1f} s over {len(fresh)} "
+        f"hours (ingest p50 {median([r.ingest for r in incremental]):.1f} s, build p50 "
+        f"{median([r.build for r in incremental]):.1f} s); the first build took "
+        f"{first_build:.0f} s",
+    )
+
+
+@scenario("freshness")
+def freshness_small(config: BenchConfig) -> Result:
+    return freshness("freshness", 20_000 if config.quick else 1_000_000, config)
+
+
+@scenario("freshness-10m", opt_in="large")
+def freshness_large(config: BenchConfig) -> Result:
+    return freshness("freshness-10m", 20_000 if config.quick else 10_000_000, config)
