@@ -22,10 +22,14 @@ PAGE_SIZES = (100, 250, 500, 1000)  # the API's maximum is 1000: the default
 VM_HWM = re.compile(r"^VmHWM:\s+(\d+) kB", re.MULTILINE)
 
 
+STARTUP = re.compile(r"start-up ([0-9.]+)s")
+
+
 @dataclass(frozen=True)
 class IngestRun:
     seconds: float
     peak_rss_mib: float
+    startup_seconds: float  # before the first pipeline ran, as the run's summary reports it
 
 
 def ingest_process(upstream: UpstreamProcess, source: str = "shop_api", **env: str) -> IngestRun:
@@ -43,15 +47,16 @@ def ingest_process(upstream: UpstreamProcess, source: str = "shop_api", **env: s
             **env,
         }
         command = [sys.executable, "-m", "ingestion", "run", "--source", source]
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL
-        )
-        peak_mib = peak_rss_mib(process)
-        seconds = time.perf_counter() - started
+        output = Path(scratch) / "stdout.txt"
+        with output.open("w") as stdout:
+            started = time.perf_counter()
+            process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=stdout)
+            peak_mib = peak_rss_mib(process)
+            seconds = time.perf_counter() - started
         if process.returncode != 0:
             raise RuntimeError(f"ingest exited with {process.returncode}")
-        return IngestRun(seconds, peak_mib)
+        startup = [float(found) for found in STARTUP.findall(output.read_text())]
+        return IngestRun(seconds, peak_mib, max(startup, default=0.0))
 
 
 def peak_rss_mib(process: subprocess.Popen[bytes]) -> float:
