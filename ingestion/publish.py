@@ -9,7 +9,8 @@ either the previous snapshot or the new one, never half of a build; one that kee
 file open keeps reading the old snapshot, and never holds up a load. The new file starts as a
 copy of the previous snapshot (a file never written after its rename), and a table with a
 unique key (dbt's `unique_key`, from the manifest) gets only the keys whose rows differ
-replaced: an hourly build of a large incremental mart copies its change, not the mart.
+replaced: an hourly build of a large incremental mart copies its change, not the mart. Once
+the replaced rows have grown the file to 1.5x its last whole copy, the next one is whole.
 
 PostgreSQL serves concurrent readers itself, but dbt commits model by model: a dashboard
 reading `analytics` during a build sees some marts of the new build beside others of the
@@ -42,6 +43,7 @@ from ingestion.warehouse_file import holding_warehouse_file
 SCHEMA = "analytics"
 PUBLISHED_SCHEMA = "analytics_published"  # PostgreSQL: where readers point
 LOCK_WAIT_SECONDS = 120.0  # readers busy on the published tables for longer fail the publish
+GROWTH_LIMIT = 1.5  # DuckDB: a snapshot grown past this multiple of a whole copy is copied whole
 # Tables and partitioned tables, not their partitions nor what a stopped dbt run left.
 TABLES_OF = r"""
     select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -70,8 +72,10 @@ def publish(
     staged = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     staged.unlink(missing_ok=True)
     keys = unique_keys(manifest or dbt_manifest_path())
+    whole_size = target.with_name(f".{target.name}.whole-size")
+    whole = not starts_from_previous(target, whole_size)
     try:
-        if target.exists():
+        if not whole:
             shutil.copyfile(target, staged)
         with holding_warehouse_file(str(warehouse)), duckdb.connect(str(staged)) as snapshot:
             snapshot.execute(f"attach '{warehouse}' as built (read_only)")
@@ -92,9 +96,22 @@ def publish(
                     )
             snapshot.execute("detach built")
         os.replace(staged, target)  # atomic: readers open the old file or the new one
+        if whole:
+            whole_size.write_text(f"{target.stat().st_size}\n")
     finally:
         staged.unlink(missing_ok=True)
     return target, len(built)
+
+
+def starts_from_previous(target: Path, whole_size: Path) -> bool:
+    """Whether the next snapshot starts from the previous one. Rows replaced by key leave
+    their old blocks behind, so a snapshot that has grown past GROWTH_LIMIT times the size of
+    the last one copied whole (recorded beside it) is copied whole again, as is the first."""
+    try:
+        baseline = int(whole_size.read_text())
+    except (OSError, ValueError):
+        return False
+    return target.exists() and target.stat().st_size <= GROWTH_LIMIT * baseline
 
 
 def table_columns(connection: Any, catalog: str) -> dict[str, list[tuple[str, str]]]:

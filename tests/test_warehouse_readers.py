@@ -19,7 +19,13 @@ from typing import Any
 import duckdb
 import psycopg2
 
-from ingestion.publish import PUBLISHED_SCHEMA, publish, publish_postgres, published_path
+from ingestion.publish import (
+    PUBLISHED_SCHEMA,
+    publish,
+    publish_postgres,
+    published_path,
+    starts_from_previous,
+)
 from ingestion.warehouse import postgres_url
 from tests.conftest import postgres_database
 from tests.support import REPO_ROOT, Warehouse
@@ -222,9 +228,29 @@ def test_a_publish_replaces_what_changed_and_equals_the_warehouse(tmp_path: Path
                     conn.sql(f"describe built.analytics.{table}").fetchall()
                 )
 
+    whole_size = tmp_path / ".published.duckdb.whole-size"
     for statements in (build, changes):
         with duckdb.connect(str(warehouse)) as conn:
             for statement in statements:
                 conn.execute(statement)
         publish(warehouse, snapshot, manifest)
         published_equals_warehouse()
+        if statements is build:  # the first publish is a whole copy, and says how large
+            first_size = whole_size.read_text()
+            assert int(first_size) == snapshot.stat().st_size
+    assert whole_size.read_text() == first_size  # the second started from the first
+
+
+def test_a_snapshot_is_copied_whole_again_once_it_has_grown(tmp_path: Path) -> None:
+    snapshot, whole_size = tmp_path / "published.duckdb", tmp_path / ".whole-size"
+    snapshot.write_bytes(b"x" * 1500)
+    assert not starts_from_previous(snapshot, whole_size)  # no whole copy recorded
+    whole_size.write_text("1000\n")
+    assert starts_from_previous(snapshot, whole_size)  # 1.5x the whole copy: still fine
+    snapshot.write_bytes(b"x" * 1501)
+    assert not starts_from_previous(snapshot, whole_size)
+    whole_size.write_text("not a size")
+    assert not starts_from_previous(snapshot, whole_size)
+    whole_size.write_text("2000\n")
+    snapshot.unlink()
+    assert not starts_from_previous(snapshot, whole_size)
