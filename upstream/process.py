@@ -97,6 +97,12 @@ class UpstreamProcess:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 
+    def clock(self) -> str:
+        """The upstream's clock (ISO-8601, UTC): the newest change it can hold."""
+        response = httpx.get(f"{self.url}/health", timeout=30)
+        response.raise_for_status()
+        return str(response.json()["clock"])
+
     def advance(self, days: int = 1, hours: int = 0) -> dict[str, int]:
         """Move the clock forward; returns what changed."""
         response = httpx.post(

@@ -6,21 +6,19 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 
+from bench.peers.venv import peer_python
 from bench.runner import BenchConfig, Result, alternate, compare, scenario
 from bench.scenarios.fair import TABLES, timed_whole_process
 from bench.scenarios.ingestion import REALISTIC
 from tests.support import read_all
 from upstream.process import UpstreamProcess
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PEER_VENV = REPO_ROOT / ".venv-peers"
 # DuckDB pinned as everywhere here: target-duckdb would take 2.x, whose files 1.x cannot read.
 PEER_PACKAGES = ("tap-rest-api-msdk==1.4.2", "target-duckdb==0.8.0", "duckdb==1.5.6")
 ENDPOINTS = {
@@ -45,14 +43,7 @@ PAGINATION = {
 
 
 def peer_bin(name: str) -> Path:
-    marker = PEER_VENV / ".installed"
-    if not marker.exists() or marker.read_text() != "\n".join(PEER_PACKAGES):
-        print("[bench] installing the Singer peer into .venv-peers ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        pip = [str(PEER_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-        subprocess.run([*pip, *PEER_PACKAGES], check=True, capture_output=True)
-        marker.write_text("\n".join(PEER_PACKAGES))
-    return PEER_VENV / "bin" / name
+    return peer_python("singer", PEER_PACKAGES).with_name(name)
 
 
 def singer_run(upstream: UpstreamProcess, scratch: Path, orders: int) -> float:
