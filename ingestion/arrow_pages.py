@@ -64,12 +64,15 @@ class PageConverter:
 
     def convert(self, rows: list[dict[str, Any]]) -> tuple[pa.Table, pa.Table | None]:
         names = list(self.columns)
-        for name in _keys(rows):
-            if name not in self.columns and name not in names:
-                names.append(name)
-                if name not in self.seen:
-                    self.seen.add(name)
-                    logger.warning("%s: the upstream sends a new field %r", self.table, name)
+        # Every field any row has (a set union runs in C); in first-seen order only when
+        # some is undeclared.
+        if not set().union(*rows) <= self.columns.keys():
+            for name in _keys(rows):
+                if name not in self.columns and name not in names:
+                    names.append(name)
+                    if name not in self.seen:
+                        self.seen.add(name)
+                        logger.warning("%s: the upstream sends a new field %r", self.table, name)
         arrays: dict[str, pa.Array] = {}
         reasons: list[str | None] = [None] * len(rows)
         for name in names:
@@ -81,10 +84,13 @@ class PageConverter:
                 arrays[name] = _typed(name, values, TYPES[kind], reasons)
             else:
                 arrays.update(self._evolved(name, values))
-        for index, value in enumerate(arrays[self.primary_key].to_pylist()):
-            if (value is None or value == "") and reasons[index] is None:
-                reasons[index] = f"no primary key {self.primary_key!r}"
-        if self.columns.get(CURSOR) == "timestamp":
+        key = arrays[self.primary_key]
+        keyless = pc.fill_null(pc.equal(pc.cast(key, pa.string()), ""), True)
+        if pc.any(keyless).as_py():
+            for index, missing in enumerate(keyless.to_pylist()):
+                if missing and reasons[index] is None:
+                    reasons[index] = f"no primary key {self.primary_key!r}"
+        if self.columns.get(CURSOR) == "timestamp" and arrays[CURSOR].null_count:
             # A row without its change time cannot be read incrementally, nor ordered
             # against other versions of its key.
             for index, value in enumerate(arrays[CURSOR].is_null().to_pylist()):
