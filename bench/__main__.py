@@ -19,7 +19,9 @@ def main() -> int:
     parser.add_argument("--repetitions", type=int, help="runs of each side (default 3, quick 1)")
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="scenario ids")
     parser.add_argument(
-        "--peers", action="store_true", help="also run peers, installed in .venv-peers"
+        "--peers",
+        action="store_true",
+        help="also run the peers that need PyPI (Singer, Airbyte; in .venv-singer, .venv-airbyte)",
     )
     parser.add_argument(
         "--large",

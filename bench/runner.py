@@ -186,7 +186,7 @@ def write_reports(config: BenchConfig) -> tuple[Path, Path]:
 
 README = RESULTS_DIR.parents[1] / "README.md"
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
-LEADING = ("peer-dlt-tuned", "wire-floor", "peer-singer", "whole-pipeline")
+LEADING = ("peer-dlt-tuned", "wire-floor", "peer-airbyte", "peer-singer", "whole-pipeline")
 
 
 def update_readme(report: str) -> None:

@@ -20,7 +20,13 @@ from tests.support import read_all
 from upstream.process import UpstreamProcess
 
 # DuckDB pinned as everywhere here: target-duckdb would take 2.x, whose files 1.x cannot read.
-PEER_PACKAGES = ("tap-rest-api-msdk==1.4.2", "target-duckdb==0.8.0", "duckdb==1.5.6")
+# setuptools for pkg_resources, which the tap's `fs` imports without declaring it.
+PEER_PACKAGES = (
+    "tap-rest-api-msdk==1.4.2",
+    "target-duckdb==0.8.0",
+    "duckdb==1.5.6",
+    "setuptools<81",
+)
 ENDPOINTS = {
     "cursor": (("orders", "id"), ("tweets", "id")),
     "paged": (("customers", "id"), ("order_items", "id"), ("products", "sku"), ("stores", "id")),
