@@ -166,6 +166,17 @@ def test_faults_occur_at_the_configured_rates_reproducibly() -> None:
     assert outcomes() == first
 
 
+def test_a_request_asked_again_after_max_in_a_row_faults_is_answered() -> None:
+    key = secrets.token_hex(16)
+    faults = ("--faults", "error_5xx=1,max_in_a_row=3")
+    with UpstreamProcess(key, "--orders", "300", *FAST_UPSTREAM, *faults) as api:
+        asked_again = [get(api, "orders", key, limit=5).status_code for _ in range(4)]
+        another_request = get(api, "orders", key, limit=6).status_code
+    assert [status >= 500 for status in asked_again] == [True, True, True, False]
+    assert asked_again[3] == 200
+    assert another_request >= 500
+
+
 def test_dropped_connections_break_the_body() -> None:
     key = secrets.token_hex(16)
     with UpstreamProcess(key, "--orders", "300", *FAST_UPSTREAM, "--faults", "drop=1") as api:

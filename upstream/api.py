@@ -259,7 +259,7 @@ def create_app(
                 )
             if bucket is not None:
                 headers.update(bucket.headers())
-            fault = gate.faults.draw()
+            fault = gate.faults.draw(f"{path}?{request.url.query}")
             if fault is not None:
                 counters.faults[fault] += 1
             if fault == "burst_429":

@@ -267,7 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="none",
         help='fault profile: "none", "flaky", or shares such as "error_5xx=0.05,drop=0.01" '
         "(error_5xx, burst_429, slow, drop, truncate, malform, bad_record; burst_length, "
-        "slow_seconds; outage_after=N: every request after the Nth answers 5xx)",
+        "slow_seconds; outage_after=N: every request after the Nth answers 5xx; "
+        "max_in_a_row=N: a request asked again after N faults in a row is answered)",
     )
     serve_cmd.add_argument("--fault-seed", type=int, default=0, help="seed of the fault draws")
     serve_cmd.add_argument("--log-level", default="warning", help="uvicorn log level")

@@ -1,7 +1,10 @@
 """Reproducible faults: what a flaky vendor API does to a client, drawn from a seed.
 
 Each request draws one outcome in arrival order from a seeded generator, so a sequential client
-sees the same faults on every run; concurrent clients see the same rates.
+sees the same faults on every run; concurrent clients see the same rates. With `max_in_a_row`,
+faults are transient by construction: the same request (path and query) asked again after
+that many faults in a row is answered, so a client that retries more often than that is
+certain to get every page, whatever order concurrent requests arrive in.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ class FaultProfile:
     # After this many requests every request fails with a 5xx (0: never): an outage that
     # outlasts any retry budget, at a moment a test can count on.
     outage_after: int = 0
+    # The same request is faulted at most this many times in a row (0: no cap).
+    max_in_a_row: int = 0
     slow_seconds: float = 30.0
     seed: int = 0
 
@@ -53,7 +58,7 @@ class FaultProfile:
             name = name.strip()
             if name not in known or name == "seed":
                 raise ValueError(f"unknown fault {name!r}; known: {', '.join(OUTCOMES)}")
-            integer = name in ("burst_length", "outage_after")
+            integer = name in ("burst_length", "outage_after", "max_in_a_row")
             values[name] = int(value) if integer else float(value)
         profile = cls(**values)  # type: ignore[arg-type]
         if sum(getattr(profile, name) for name in OUTCOMES) > 1:
@@ -73,13 +78,27 @@ class FaultInjector:
         self._rng = random.Random(profile.seed)
         self._burst_left = 0
         self._requests = 0
+        self._in_a_row: dict[str, int] = {}  # requests faulted since they were last answered
 
-    def draw(self) -> str | None:
+    def draw(self, request: str = "") -> str | None:
+        """The outcome for `request` (its path and query: what a retry asks again)."""
         if not self.profile.active:
             return None
         self._requests += 1
         if self.profile.outage_after and self._requests > self.profile.outage_after:
             return "error_5xx"
+        cap = self.profile.max_in_a_row
+        if cap and self._in_a_row.get(request, 0) >= cap:
+            del self._in_a_row[request]
+            return None
+        outcome = self._outcome()
+        if cap and outcome not in (None, "bad_record"):  # a bad record is an answer
+            self._in_a_row[request] = self._in_a_row.get(request, 0) + 1
+        elif cap:
+            self._in_a_row.pop(request, None)
+        return outcome
+
+    def _outcome(self) -> str | None:
         if self._burst_left > 0:
             self._burst_left -= 1
             return "burst_429"
