@@ -43,12 +43,14 @@ from ingestion.warehouse_file import holding_warehouse_file
 SCHEMA = "analytics"
 PUBLISHED_SCHEMA = "analytics_published"  # PostgreSQL: where readers point
 LOCK_WAIT_SECONDS = 120.0  # readers busy on the published tables for longer fail the publish
+# dbt's own bookkeeping in `analytics`, not a mart (macros/tests_since_last_build.sql).
+NOT_PUBLISHED = "dbt_tests_since_last_build"
 GROWTH_LIMIT = 1.5  # DuckDB: a snapshot grown past this multiple of a whole copy is copied whole
 # Tables and partitioned tables, not their partitions nor what a stopped dbt run left.
 TABLES_OF = r"""
     select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = %s and c.relkind in ('r', 'p') and not c.relispartition
-      and c.relname not like '%%\_\_dbt\_%%' order by 1
+      and c.relname not like '%%\_\_dbt\_%%' and c.relname <> %s order by 1
 """
 
 
@@ -120,8 +122,8 @@ def table_columns(connection: Any, catalog: str) -> dict[str, list[tuple[str, st
         "select c.table_name, c.column_name, c.data_type from information_schema.columns c "
         "join information_schema.tables t using (table_catalog, table_schema, table_name) "
         "where c.table_catalog = ? and c.table_schema = ? and t.table_type = 'BASE TABLE' "
-        "order by c.table_name, c.ordinal_position",
-        [catalog, SCHEMA],
+        "and c.table_name <> ? order by c.table_name, c.ordinal_position",
+        [catalog, SCHEMA, NOT_PUBLISHED],
     ).fetchall()
     tables: dict[str, list[tuple[str, str]]] = {}
     for table, column, data_type in rows:
@@ -193,9 +195,9 @@ def publish_postgres(url: str | None = None) -> tuple[str, int]:
             )
             if cursor.fetchone() is None:  # `make roles` creates it for the transformer
                 cursor.execute(sql.SQL("create schema {}").format(published))
-            cursor.execute(TABLES_OF, (SCHEMA,))
+            cursor.execute(TABLES_OF, (SCHEMA, NOT_PUBLISHED))
             tables = [name for (name,) in cursor.fetchall()]
-            cursor.execute(TABLES_OF, (PUBLISHED_SCHEMA,))
+            cursor.execute(TABLES_OF, (PUBLISHED_SCHEMA, NOT_PUBLISHED))
             published_now = [name for (name,) in cursor.fetchall()]
             for table in tables:
                 staged = sql.Identifier(f"{table}__publishing")

@@ -1,0 +1,140 @@
+{#- Tests of a `dbt build` in proportion to what changed.
+
+    A test configured with `where: changed_since_tested` checks, in a `dbt build`, only the
+    rows whose shop loads arrived after those the last passing whole build had in: a `unique`
+    test every row with a key among theirs (a new row that repeats an old key fails), any
+    other test those rows (for `relationships`, the children; their parents are looked up in
+    the whole parent table). Without it, each hourly build at 10M orders would scan every
+    key of history in every test. Only a whole build (no --select, --exclude or --selector)
+    is scoped, as only a whole build moves the mark; a build of a selection, as Dagster runs
+    them, tests all the rows of what it selects.
+
+    What counts as tested: `on-run-start` notes the newest shop load completed when the build
+    starts (`tests_since_last_build_start`); `on-run-end` keeps it as `loaded_through` only when
+    the build was whole (no selection) and every node succeeded or passed, warnings included
+    as not passed (`tests_since_last_build_end`). A failing test keeps failing on the next
+    build, since its rows are after the mark. A `--full-refresh` build tests everything,
+    `dbt test` always does, and so does a build on a warehouse without the mark (a new file),
+    or on Spark, which keeps none. -#}
+
+{% macro tests_since_last_build_table() -%}
+    {{ return(api.Relation.create(
+        database=target.database, schema=target.schema, identifier='dbt_tests_since_last_build'
+    )) }}
+{%- endmacro %}
+
+
+{% macro tests_since_last_build_start() -%}
+    {{ return(adapter.dispatch('tests_since_last_build_start')()) }}
+{%- endmacro %}
+
+{% macro default__tests_since_last_build_start() -%}
+    {%- if execute and whole_build() -%}
+        {%- set mark = tests_since_last_build_table() -%}
+        {#- (dbt has created the target's schema before the hooks run) -#}
+        {% call statement('tests_since_last_build_start', auto_begin=True) %}
+            create table if not exists {{ mark }} (
+                loaded_through {{ dbt.type_timestamp() }},
+                build_started_with {{ dbt.type_timestamp() }}
+            );
+            delete from {{ mark }} where loaded_through is null;
+            insert into {{ mark }} (loaded_through, build_started_with)
+            select
+                null,
+                max({{ utc_timestamp('to_timestamp(cast(load_id as double precision))') }})
+            from {{ source('shop', '_dlt_loads') }}
+            where status = 0
+        {% endcall %}
+        {#- Hooks run in the transaction earlier hooks' queries opened, rolled back after. -#}
+        {% do adapter.commit() %}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__tests_since_last_build_start() -%}
+{%- endmacro %}
+
+
+{% macro tests_since_last_build_end(results) -%}
+    {{ return(adapter.dispatch('tests_since_last_build_end')(results)) }}
+{%- endmacro %}
+
+{% macro default__tests_since_last_build_end(results) -%}
+    {%- set passed = results | rejectattr('status', 'in', ['success', 'pass']) | list | length == 0 -%}
+    {%- if execute and whole_build() and passed and results | length -%}
+        {%- set mark = tests_since_last_build_table() -%}
+        {% call statement('tests_since_last_build_end', auto_begin=True) %}
+            update {{ mark }} set loaded_through = build_started_with
+            where loaded_through is null and build_started_with is not null;
+            delete from {{ mark }}
+            where loaded_through < (select max(loaded_through) from {{ mark }})
+        {% endcall %}
+        {% do adapter.commit() %}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__tests_since_last_build_end(results) -%}
+{%- endmacro %}
+
+
+{#- The rows checked by a test with `where: changed_since_tested` (any other `where` as dbt
+    does it). -#}
+{% macro default__get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- if where == 'changed_since_tested' -%}
+        {%- set since = tested_loaded_through() -%}
+        {%- if since is none -%}
+            {{ return(relation) }}
+        {%- endif -%}
+        {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name')
+            | map('lower') | list -%}
+        {%- set loaded_at = 'loaded_at' if 'loaded_at' in columns else dlt_loaded_at() -%}
+        {%- set test = model.test_metadata -%}
+        {%- if test and test.name == 'unique' -%}
+            {%- set key = test.kwargs.column_name -%}
+            {%- set filtered -%}
+                (select * from {{ relation }} where {{ key }} in (
+                    select {{ key }} from {{ relation }} where {{ loaded_at }} > {{ since }}
+                )) dbt_subquery
+            {%- endset -%}
+        {%- else -%}
+            {%- set filtered -%}
+                (select * from {{ relation }} where {{ loaded_at }} > {{ since }}) dbt_subquery
+            {%- endset -%}
+        {%- endif -%}
+        {{ return(filtered) }}
+    {%- elif where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {{ return(filtered) }}
+    {%- else -%}
+        {{ return(relation) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- A `dbt build` of the whole project (no --select, --exclude or --selector). -#}
+{% macro whole_build() -%}
+    {%- set args = invocation_args_dict -%}
+    {{ return(flags.WHICH == 'build'
+        and not (args.get('select') or args.get('exclude') or args.get('selector'))) }}
+{%- endmacro %}
+
+
+{#- The mark as a SQL literal; none when this invocation tests everything. -#}
+{% macro tested_loaded_through() -%}
+    {%- if not execute or not whole_build() or flags.FULL_REFRESH
+        or target.type == 'spark' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set mark = tests_since_last_build_table() -%}
+    {%- if load_relation(mark) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set found = run_query('select max(loaded_through) from ' ~ mark) -%}
+    {%- set value = found.columns[0].values()[0] -%}
+    {%- if value is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(dbt.cast(dbt.string_literal(value), dbt.type_timestamp())) }}
+{%- endmacro %}
