@@ -63,10 +63,9 @@
     {%- if execute and whole_build() and passed and results | length -%}
         {%- set mark = tests_since_last_build_table() -%}
         {% call statement('tests_since_last_build_end', auto_begin=True) %}
+            delete from {{ mark }} where loaded_through is not null;
             update {{ mark }} set loaded_through = build_started_with
-            where loaded_through is null and build_started_with is not null;
-            delete from {{ mark }}
-            where loaded_through < (select max(loaded_through) from {{ mark }})
+            where loaded_through is null
         {% endcall %}
         {% do adapter.commit() %}
     {%- endif -%}
