@@ -41,7 +41,7 @@
             insert into {{ mark }} (loaded_through, build_started_with)
             select
                 null,
-                max({{ utc_timestamp('to_timestamp(cast(load_id as double precision))') }})
+                max({{ dlt_loaded_at('load_id') }})
             from {{ source('shop', '_dlt_loads') }}
             where status = 0
         {% endcall %}
