@@ -12,16 +12,23 @@
 {%- endmacro %}
 
 
-{#- The orders to rebuild: those whose own row, or any of whose items, was loaded after
-    `since`. A late item changes its order's totals as much as a status change does. -#}
-{% macro changed_order_ids(orders, order_items, since) -%}
+{#- The orders to rebuild: those whose own row, or any of whose items, came in a load after
+    `since` (a relation of loads, `load_id` and `loaded_at`, says which loads those are). A
+    late item changes its order's totals as much as a status change does. Rows are selected by
+    the few new load ids rather than by a `loaded_at` computed for every row: DuckDB then skips
+    history (raw rows are appended in load order, and its scans skip blocks by their min/max),
+    and no warehouse converts every row's load id to a time. -#}
+{% macro changed_order_ids(orders, order_items, loads, since) -%}
+    {%- set new_loads -%}
+        select load_id from {{ loads }} where loaded_at > {{ since }}
+    {%- endset -%}
     select order_id from {{ orders }}
-    where loaded_at > {{ since }}
+    where load_id in ({{ new_loads }})
 
     union
 
     select order_id from {{ order_items }}
-    where loaded_at > {{ since }}
+    where load_id in ({{ new_loads }})
 {%- endmacro %}
 
 
@@ -51,15 +58,15 @@
 {%- endmacro %}
 
 
-{% macro orders_to_rebuild(orders, order_items, since) -%}
-    {{ return(adapter.dispatch('orders_to_rebuild')(orders, order_items, since)) }}
+{% macro orders_to_rebuild(orders, order_items, loads, since) -%}
+    {{ return(adapter.dispatch('orders_to_rebuild')(orders, order_items, loads, since)) }}
 {%- endmacro %}
 
-{% macro default__orders_to_rebuild(orders, order_items, since) -%}
-    {{ changed_order_ids(orders, order_items, since) }}
+{% macro default__orders_to_rebuild(orders, order_items, loads, since) -%}
+    {{ changed_order_ids(orders, order_items, loads, since) }}
 {%- endmacro %}
 
-{% macro spark__orders_to_rebuild(orders, order_items, since) -%}
+{% macro spark__orders_to_rebuild(orders, order_items, loads, since) -%}
     {%- set order_date = dbt.cast(dbt.date_trunc('day', 'ordered_at'), 'date') -%}
     select order_id from {{ orders }}
     where {{ order_date }} in (

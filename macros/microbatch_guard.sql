@@ -64,10 +64,12 @@
         {% set window_start = _microbatch_window_start(node) %}
         {% set changed_first_day = _microbatch_guard_value(
             order_days ~ ' where id in (' ~ changed_order_ids(
-                '(select id as order_id, ' ~ dlt_loaded_at() ~ ' as loaded_at from ('
-                    ~ from_completed_loads('shop', 'orders') ~ ') as o) as changed_orders',
-                '(select order_id, ' ~ dlt_loaded_at() ~ ' as loaded_at from ('
-                    ~ from_completed_loads('shop', 'order_items') ~ ') as i) as changed_items',
+                '(select id as order_id, _dlt_load_id as load_id from '
+                    ~ source('shop', 'orders') ~ ') as changed_orders',
+                '(select order_id, _dlt_load_id as load_id from '
+                    ~ source('shop', 'order_items') ~ ') as changed_items',
+                '(select load_id, ' ~ dlt_loaded_at('load_id') ~ ' as loaded_at from '
+                    ~ source('shop', '_dlt_loads') ~ ' where status = 0) as loads',
                 '(select max(loaded_at) from ' ~ built ~ ')'
             ) ~ ')'
         ) %}

@@ -86,18 +86,30 @@
         {%- endif -%}
         {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name')
             | map('lower') | list -%}
-        {%- set loaded_at = 'loaded_at' if 'loaded_at' in columns else dlt_loaded_at() -%}
+        {#- By load id where the rows carry one (raw and staging: DuckDB skips old blocks),
+            else by `loaded_at` (the marts). -#}
+        {%- set load_id = (['load_id', '_dlt_load_id'] | select('in', columns) | list)[:1] -%}
+        {%- if load_id -%}
+            {%- set changed -%}
+                {{ load_id[0] }} in (
+                    select load_id from {{ source('shop', '_dlt_loads') }}
+                    where status = 0 and {{ dlt_loaded_at('load_id') }} > {{ since }}
+                )
+            {%- endset -%}
+        {%- else -%}
+            {%- set changed = 'loaded_at > ' ~ since -%}
+        {%- endif -%}
         {%- set test = model.test_metadata -%}
         {%- if test and test.name == 'unique' -%}
             {%- set key = test.kwargs.column_name -%}
             {%- set filtered -%}
                 (select * from {{ relation }} where {{ key }} in (
-                    select {{ key }} from {{ relation }} where {{ loaded_at }} > {{ since }}
+                    select {{ key }} from {{ relation }} where {{ changed }}
                 )) dbt_subquery
             {%- endset -%}
         {%- else -%}
             {%- set filtered -%}
-                (select * from {{ relation }} where {{ loaded_at }} > {{ since }}) dbt_subquery
+                (select * from {{ relation }} where {{ changed }}) dbt_subquery
             {%- endset -%}
         {%- endif -%}
         {{ return(filtered) }}

@@ -25,6 +25,7 @@ final as (
         order_items.item_price,
         cast(coalesce(products.supply_cost, 0) as decimal(16, 2)) as supply_cost,
         order_items.added_at,
+        order_items.load_id,
         order_items.loaded_at
 
     from order_items

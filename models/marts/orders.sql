@@ -10,6 +10,8 @@
     )
 }}
 
+-- depends_on: {{ ref('stg_shop__loads') }}
+
 with
 
 {% if is_incremental() %}
@@ -17,7 +19,10 @@ with
     orders_to_rebuild as (
 
         {{ orders_to_rebuild(
-            ref('stg_shop__orders'), ref('int_order_items_priced'), incremental_since()
+            ref('stg_shop__orders'),
+            ref('int_order_items_priced'),
+            ref('stg_shop__loads'),
+            incremental_since()
         ) }}
 
     ),

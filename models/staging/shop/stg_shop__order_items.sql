@@ -13,6 +13,7 @@ final as (
         id as order_item_id,
         order_id,
         sku as product_id,
+        _dlt_load_id as load_id,
 
         ---------- numerics
         {{ cents_to_dollars('price') }} as item_price,

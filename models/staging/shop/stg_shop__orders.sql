@@ -13,6 +13,7 @@ final as (
         id as order_id,
         customer as customer_id,
         store_id as location_id,
+        _dlt_load_id as load_id,
 
         ---------- properties
         status as order_status,
