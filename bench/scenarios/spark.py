@@ -13,8 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -64,24 +62,40 @@ def loaded_lake(orders: int) -> tuple[Path, dict[str, str]]:
     return scratch, env
 
 
-@contextmanager
-def cluster(workers: int, scratch: Path) -> Iterator[dict[str, str]]:
-    """`python -m cluster up` with `workers` workers on free ports, state under `scratch`;
-    stopped by its PIDs afterwards. The environment that reaches it."""
+_running: dict[str, dict[str, str]] = {}  # the cluster up now ("<workers>@<scratch>"): its env
+
+
+def cluster(workers: int, scratch: Path) -> dict[str, str]:
+    """The environment that reaches a cluster of `workers` workers (`python -m cluster up` on
+    free ports, state under `scratch`): the one running if it has as many, else a new one,
+    the running one stopped first by its PIDs (the last one at exit). The builds alternate
+    1 and 2 workers, so each starts a cluster; the pruning scenario reuses the last."""
+    key = f"{workers}@{scratch}"
+    if key in _running:
+        return _running[key]
+    stop_clusters()
     env = {
         **os.environ,
         **free_ports(workers),
         "SPARK_WORKERS": str(workers),
         "SPARK_STATE_DIR": str(scratch / f"spark-{workers}"),
     }
-    command = [sys.executable, "-m", "cluster"]
-    up = subprocess.run([*command, "up"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-    try:
-        if up.returncode != 0:
-            raise RuntimeError(f"spark cluster did not start: {up.stdout[-1500:]}{up.stderr}")
-        yield env
-    finally:
-        subprocess.run([*command, "down"], cwd=REPO_ROOT, env=env, capture_output=True)
+    up = subprocess.run([*CLUSTER, "up"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    if up.returncode != 0:
+        subprocess.run([*CLUSTER, "down"], cwd=REPO_ROOT, env=env, capture_output=True)
+        raise RuntimeError(f"spark cluster did not start: {up.stdout[-1500:]}{up.stderr}")
+    _running[key] = env
+    return env
+
+
+def stop_clusters() -> None:
+    while _running:
+        _, env = _running.popitem()
+        subprocess.run([*CLUSTER, "down"], cwd=REPO_ROOT, env=env, capture_output=True)
+
+
+CLUSTER = (sys.executable, "-m", "cluster")
+atexit.register(stop_clusters)
 
 
 def query(env: dict[str, str], sql: str) -> list[tuple]:
@@ -119,13 +133,12 @@ def timed_build(target: str, env: dict[str, str], scratch: Path, *args: str) -> 
 
 
 def spark_build(workers: int, orders: int, *args: str) -> float:
-    """A cluster of `workers` started, the project built on it from the lake (every order
-    checked to be in the mart), the cluster stopped: the build's seconds."""
+    """The project built from the lake on a cluster of `workers` (every order checked to be
+    in the mart): the build's seconds."""
     scratch, lake_env = loaded_lake(orders)
-    with cluster(workers, scratch) as env:
-        env = {**env, **lake_env}
-        seconds = timed_build("spark", env, scratch, *args)
-        ((built,),) = query(env, "select count(*) from analytics.orders")
+    env = {**cluster(workers, scratch), **lake_env}
+    seconds = timed_build("spark", env, scratch, *args)
+    ((built,),) = query(env, "select count(*) from analytics.orders")
     if built != orders:
         raise RuntimeError(f"spark: the orders mart holds {built:,} of {orders:,} orders")
     print(f"[bench] spark: {orders:,} orders, {workers} worker(s): {seconds:.0f} s", flush=True)
@@ -154,9 +167,10 @@ def spark_workers(config: BenchConfig) -> Result:
         runs: dict[int, list[float]] = {workers: [] for workers in WORKERS}
         duckdb_runs = []
         for _ in range(config.repetitions):  # alternated, so noise hits every side
+            stop_clusters()  # DuckDB has the machine to itself
+            duckdb_runs.append(duckdb_build(orders, *selection))
             for workers in WORKERS:
                 runs[workers].append(spark_build(workers, orders, *selection))
-            duckdb_runs.append(duckdb_build(orders, *selection))
         points.append(
             {
                 "orders": orders,
@@ -203,31 +217,31 @@ ONE_DAY = "select count(*), sum(order_total) from analytics.orders where {}"
 def spark_pruning(config: BenchConfig) -> Result:
     orders = spark_sizes(config)[0]
     scratch, lake_env = loaded_lake(orders)
-    with cluster(2, scratch) as env:
-        env = {**env, **lake_env}
-        if not holds_every_order(env, orders):  # spark-workers' 2-worker build left it here
-            timed_build("spark", env, scratch, "--select", "+orders", "--resource-type", "model")
-        ((day,),) = query(
-            env,
-            "select cast(order_date as string) from analytics.orders "
-            f"order by order_date limit 1 offset {orders // 2}",
-        )
-        partitions = len(query(env, "show partitions analytics.orders"))
-        filters = {
-            # The same day, by a column Spark cannot prune on, and by the partition column.
-            "unpruned": f"cast(ordered_at as date) = date '{day}'",
-            "pruned": f"order_date = date '{day}'",
-        }
-        answers = {name: query(env, ONE_DAY.format(f)) for name, f in filters.items()}
-        if answers["pruned"] != answers["unpruned"]:
-            raise RuntimeError(f"spark: one day's answers differ: {answers}")
-        read = {name: partitions_read(env, f, partitions) for name, f in filters.items()}
-        seconds: dict[str, list[float]] = {name: [] for name in filters}
-        for _ in range(max(config.repetitions, 3)):
-            for name, condition in filters.items():
-                started = time.perf_counter()
-                query(env, ONE_DAY.format(condition))
-                seconds[name].append(time.perf_counter() - started)
+    env = {**cluster(2, scratch), **lake_env}
+    if not holds_every_order(env, orders):  # spark-workers' 2-worker build left it here
+        timed_build("spark", env, scratch, "--select", "+orders", "--resource-type", "model")
+    ((day,),) = query(
+        env,
+        "select cast(order_date as string) from analytics.orders "
+        f"order by order_date limit 1 offset {orders // 2}",
+    )
+    partitions = len(query(env, "show partitions analytics.orders"))
+    filters = {
+        # The same day, by a column Spark cannot prune on, and by the partition column.
+        "unpruned": f"cast(ordered_at as date) = date '{day}'",
+        "pruned": f"order_date = date '{day}'",
+    }
+    answers = {name: query(env, ONE_DAY.format(f)) for name, f in filters.items()}
+    if answers["pruned"] != answers["unpruned"]:
+        raise RuntimeError(f"spark: one day's answers differ: {answers}")
+    read = {name: partitions_read(env, f, partitions) for name, f in filters.items()}
+    seconds: dict[str, list[float]] = {name: [] for name in filters}
+    for _ in range(max(config.repetitions, 3)):
+        for name, condition in filters.items():
+            started = time.perf_counter()
+            query(env, ONE_DAY.format(condition))
+            seconds[name].append(time.perf_counter() - started)
+    stop_clusters()
     return compare(
         "spark-pruning",
         "Spark: one-day query on the partitioned orders mart, pruned vs unpruned",
