@@ -85,6 +85,9 @@ def cluster(workers: int, scratch: Path) -> dict[str, str]:
         subprocess.run([*CLUSTER, "down"], cwd=REPO_ROOT, env=env, capture_output=True)
         raise RuntimeError(f"spark cluster did not start: {up.stdout[-1500:]}{up.stderr}")
     _running[key] = env
+    # Registered after `loaded_lake`'s removal of the scratch folder, so it runs before it
+    # (atexit runs last-in first-out): the PID files are still there to stop by.
+    atexit.register(stop_clusters)
     return env
 
 
@@ -95,7 +98,6 @@ def stop_clusters() -> None:
 
 
 CLUSTER = (sys.executable, "-m", "cluster")
-atexit.register(stop_clusters)
 
 
 def query(env: dict[str, str], sql: str) -> list[tuple]:
