@@ -26,10 +26,36 @@
     {% endif %}
 
     {% set begin = var(begin_var) | string %}
-    {#- The first day orders were placed (of completed loads, in UTC, as staging reads them). -#}
-    {% set order_days = 'select min(' ~ dbt.cast(utc_timestamp('ordered_at'), 'date') ~ ') from ('
-        ~ from_completed_loads('shop', 'orders') ~ ') as orders' %}
-    {% set first_day = _microbatch_guard_value(order_days) %}
+    {% set built = adapter.get_relation(node.database, node.schema, node.alias) %}
+    {% if flags.FULL_REFRESH %}
+        {% set built = none %}
+    {% endif %}
+    {#- One query (each reads the raw orders: seconds on a cluster): the first and last day
+        orders were placed (of completed loads, in UTC, as staging reads them), and, for a
+        built table, its first day and the first day of the orders changed since its build. -#}
+    {% set order_days = 'select ' ~ dbt.cast(utc_timestamp('ordered_at'), 'date')
+        ~ ' as order_day, id from (' ~ from_completed_loads('shop', 'orders') ~ ') as orders' %}
+    {% set days = [
+        'select min(order_day) from (' ~ order_days ~ ') as days',
+        'select max(order_day) from (' ~ order_days ~ ') as days'
+    ] %}
+    {% if built is not none %}
+        {% do days.append('select min(' ~ node.config.event_time ~ ') from ' ~ built) %}
+        {% do days.append(
+            'select min(order_day) from (' ~ order_days ~ ') as days where id in ('
+            ~ changed_order_ids(
+                '(select id as order_id, _dlt_load_id as load_id from '
+                    ~ source('shop', 'orders') ~ ') as changed_orders',
+                '(select order_id, _dlt_load_id as load_id from '
+                    ~ source('shop', 'order_items') ~ ') as changed_items',
+                '(select load_id, ' ~ dlt_loaded_at('load_id') ~ ' as loaded_at from '
+                    ~ source('shop', '_dlt_loads') ~ ' where status = 0) as loads',
+                '(select max(loaded_at) from ' ~ built ~ ')'
+            ) ~ ')'
+        ) %}
+    {% endif %}
+    {% set found = _microbatch_guard_values(days) %}
+    {% set first_day, last_day = found[0], found[1] %}
     {% if first_day is not none and first_day < begin[:10] %}
         {% do exceptions.raise_compiler_error(
             model_name ~ ': the orders begin on ' ~ first_day ~ ', before the var ' ~ begin_var
@@ -41,42 +67,24 @@
 
     {#- dbt's last batch is the one the wall clock is in: orders dated later wait for theirs. -#}
     {% set next_batch = _microbatch_next_batch_start(node) %}
-    {% set last_day = _microbatch_guard_value(order_days | replace('min(', 'max(', 1)) %}
     {% if last_day is not none and last_day >= next_batch %}
         {{ log(model_name ~ ': WARNING orders are dated up to ' ~ last_day ~ ', after the '
             ~ 'batch of today (UTC) ends (' ~ next_batch ~ '): days from ' ~ next_batch
             ~ ' on are built by the first build once their batch has begun', info=true) }}
     {% endif %}
 
-    {% set built = adapter.get_relation(node.database, node.schema, node.alias) %}
-    {% if built is none or flags.FULL_REFRESH %}
+    {% if built is none %}
         {{ return('') }}
     {% endif %}
-    {% set event_time = node.config.event_time %}
-    {% set built_first_day = _microbatch_guard_value(
-        'select min(' ~ event_time ~ ') from ' ~ built
-    ) %}
+    {% set built_first_day, changed_first_day = found[2], found[3] %}
     {% set reason = none %}
     {% if built_first_day != first_day %}
         {% set reason = 'it starts on ' ~ built_first_day ~ ' but the orders start on '
             ~ first_day ~ ' (' ~ begin_var ~ ' ' ~ begin ~ ')' %}
-    {% else %}
-        {% set window_start = _microbatch_window_start(node) %}
-        {% set changed_first_day = _microbatch_guard_value(
-            order_days ~ ' where id in (' ~ changed_order_ids(
-                '(select id as order_id, _dlt_load_id as load_id from '
-                    ~ source('shop', 'orders') ~ ') as changed_orders',
-                '(select order_id, _dlt_load_id as load_id from '
-                    ~ source('shop', 'order_items') ~ ') as changed_items',
-                '(select load_id, ' ~ dlt_loaded_at('load_id') ~ ' as loaded_at from '
-                    ~ source('shop', '_dlt_loads') ~ ' where status = 0) as loads',
-                '(select max(loaded_at) from ' ~ built ~ ')'
-            ) ~ ')'
-        ) %}
-        {% if changed_first_day is not none and changed_first_day < window_start %}
-            {% set reason = 'orders of ' ~ changed_first_day ~ ' changed, before its '
-                ~ 'incremental window (from ' ~ window_start ~ ')' %}
-        {% endif %}
+    {% elif changed_first_day is not none
+        and changed_first_day < _microbatch_window_start(node) %}
+        {% set reason = 'orders of ' ~ changed_first_day ~ ' changed, before its '
+            ~ 'incremental window (from ' ~ _microbatch_window_start(node) ~ ')' %}
     {% endif %}
     {% if reason is not none %}
         {{ log(model_name ~ ': rebuilding from ' ~ begin_var ~ ' (' ~ begin ~ '): ' ~ reason,
@@ -88,10 +96,18 @@
 {% endmacro %}
 
 
-{#- The first value of a one-value query, as an ISO string (none for null). -#}
-{% macro _microbatch_guard_value(sql) %}
-    {% set value = run_query(sql).columns[0].values()[0] %}
-    {{ return(none if value is none else (value | string)[:10]) }}
+{#- The values of one-value queries, run as one query, as ISO days (none for null). -#}
+{% macro _microbatch_guard_values(queries) %}
+    {% set scalars = [] %}
+    {% for query in queries %}
+        {% do scalars.append('(' ~ query ~ ') as value_' ~ loop.index) %}
+    {% endfor %}
+    {% set row = run_query('select ' ~ scalars | join(', ')).rows[0] %}
+    {% set values = [] %}
+    {% for value in row %}
+        {% do values.append(none if value is none else (value | string)[:10]) %}
+    {% endfor %}
+    {{ return(values) }}
 {% endmacro %}
 
 
