@@ -99,8 +99,6 @@ DUCKDB_LOAD_MEMORY = os.environ.get("DUCKDB_LOAD_MEMORY", "512MB")
 
 
 def destination(target: str) -> Destination:
-    import dlt
-
     from ingestion.duckdb_destination import GuardedDuckDbCredentials, duckdb_warehouse
 
     if target == "duckdb":
@@ -118,9 +116,13 @@ def destination(target: str) -> Destination:
         credentials.global_config = {"memory_limit": DUCKDB_LOAD_MEMORY}
         return duckdb_warehouse(credentials=credentials, destination_name="duckdb")
     if target == "spark":
+        from ingestion.lake_destination import lake
+
         # Credentials for a cloud bucket come from the environment or secrets.toml, as dlt
         # reads them (DESTINATION__FILESYSTEM__CREDENTIALS__...).
-        return dlt.destinations.filesystem(bucket_url=lake_bucket_url(), layout=RAW_ZONE_LAYOUT)
+        return lake(
+            bucket_url=lake_bucket_url(), layout=RAW_ZONE_LAYOUT, destination_name="filesystem"
+        )
     if target == "postgres":
         from ingestion.postgres_destination import postgres_warehouse
 

@@ -9,9 +9,11 @@ import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
+from fsspec.implementations.local import LocalFileSystem
 
 from ingestion import pipeline
 from tests.spark_support import SparkCluster, scanned_locations
@@ -70,6 +72,46 @@ def test_the_raw_zone_is_partitioned_by_load_day_and_resumes_from_the_lake(
     assert newest_versions(bucket, "customers") == served(upstream, "customers")
 
 
+def test_a_run_stopped_while_writing_its_state_leaves_the_lake_readable(
+    upstream: UpstreamProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dlt writes the state file in place: a run killed mid-write left it empty, and every
+    run after it stopped syncing that state back (JSONDecodeError). The lake's client writes
+    it beside its name and renames it into place."""
+    bucket = tmp_path / "bucket"
+    for name, value in {
+        "LAKE_BUCKET_URL": str(bucket),
+        "PIPELINES_DIR": str(tmp_path / "pipelines"),
+        "UPSTREAM_API_KEY": upstream.api_key,
+        "SOURCES__SHOP_API__BASE_URL": upstream.url,
+        "SOURCES__SHOP_API__RATE_LIMIT": "1000",
+    }.items():
+        monkeypatch.setenv(name, value)
+    pipeline.run("shop_api", "spark")
+
+    # The next run stops the way a kill does: its state file begun and never finished.
+    def stopped_mid_write(fs: Any, path: str, value: str, **kwargs: Any) -> None:
+        if "_dlt_pipeline_state" in path:
+            fs.touch(path)
+            raise KeyboardInterrupt("stopped while writing the state")
+        written(fs, path, value, **kwargs)
+
+    written = LocalFileSystem.write_text
+    upstream.advance(days=1)
+    with monkeypatch.context() as stopping:
+        stopping.setattr(LocalFileSystem, "write_text", stopped_mid_write)
+        with pytest.raises(BaseException, match="stopped while writing the state"):
+            pipeline.run("shop_api", "spark")
+    states = list((bucket / "raw" / "_dlt_pipeline_state").iterdir())
+    assert all(path.stat().st_size > 0 for path in states if not path.name.startswith(".")), states
+
+    # A new machine (no local state, the stopped run's package gone with it) resumes from
+    # the lake's last whole state and loads the changes again.
+    shutil.rmtree(tmp_path / "pipelines")
+    pipeline.run("shop_api", "spark")
+    assert newest_versions(bucket, "orders") == served(upstream, "orders")
+
+
 def test_spark_reads_the_raw_zone_through_external_tables_pruned_by_load_day(
     upstream: UpstreamProcess,
     spark_cluster: SparkCluster,
@@ -115,12 +157,7 @@ def test_spark_reads_the_raw_zone_through_external_tables_pruned_by_load_day(
 
     # Every version of every order, the newest per key equal to what the upstream serves.
     newest = spark_cluster.query("select id, max(updated_at) from raw.orders group by id")
-    assert {
-        key: when.replace(tzinfo=UTC)
-        if isinstance(when, datetime)
-        else datetime.fromisoformat(when).replace(tzinfo=UTC)
-        for key, when in newest
-    } == served(upstream, "orders")
+    assert {key: as_utc(when) for key, when in newest} == served(upstream, "orders")
     # One load day's query reads that day's partition only: Spark's own plan scans one path,
     # the day's folder (without the filter, the table's root).
     day = today.removeprefix("load_date=")
