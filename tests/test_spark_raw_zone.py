@@ -171,3 +171,20 @@ def test_spark_reads_the_raw_zone_through_external_tables_pruned_by_load_day(
     # cluster: test_spark_marts).
     assert spark_cluster.query("select count(*) from raw_catalog.products")[0][0] > 0
     assert spark_cluster.query("select count(*) from raw._dlt_loads where status = 0")[0][0] >= 2
+
+    # Declared once per schema: a later load of the same schema (new files in today's
+    # partition, a day already declared) is read after the next build's declarations too.
+    upstream.advance(days=1)
+    pipeline.run("shop_api", "spark")
+    result = subprocess.run(
+        [*dbt, "run-operation", "spark_raw_zone_tables", "--debug"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "create table raw.orders__versions" not in result.stdout
+    assert "msck repair table raw.orders__versions" in result.stdout
+    newest = spark_cluster.query("select id, max(updated_at) from raw.orders group by id")
+    assert {key: as_utc(when) for key, when in newest} == served(upstream, "orders")

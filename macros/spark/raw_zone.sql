@@ -17,8 +17,12 @@
     merge would have kept: per primary key, the version of the latest load (the newest
     `updated_at` within it), without the keys whose latest version is a hard delete.
 
-    Tables are dropped and declared again each time: an external table's drop leaves its
-    files. -#}
+    Declaring ~50 statements through the Thrift server takes seconds, so the tables are
+    declared again (dropped first: an external table's drop leaves its files) only when what
+    they are declared from changed: the bucket, this macro's layout or dlt's schema (its
+    version hash). A fingerprint of those is kept as a property of the dataset's database;
+    while it matches, a build only finds the new load days' folders (`msck repair`, which
+    also refreshes the table's cached file listing) and refreshes the load records. -#}
 {% macro spark_raw_zone_tables() %}
     {% if not execute or target.type != 'spark' %}
         {{ return('') }}
@@ -37,37 +41,39 @@
     {% for dataset in datasets %}
         {% set root = bucket.rstrip('/') ~ '/' ~ dataset %}
         {% do run_query('create database if not exists ' ~ dataset) %}
+        {% set declared = _raw_zone_declared(dataset) %}
+        {% set located = local_md5('location ' ~ root ~ ' layout ' ~ _raw_zone_layout()) %}
         {% for name, columns in {
             '_dlt_loads': 'load_id string, schema_name string, status bigint, '
                 ~ 'inserted_at timestamp, schema_version_hash string',
             '_dlt_version': 'version bigint, engine_version bigint, inserted_at timestamp, '
                 ~ 'schema_name string, version_hash string, schema string'
         }.items() %}
-            {% do run_query('drop table if exists ' ~ dataset ~ '.' ~ name) %}
-            {% do run_query(
-                'create table ' ~ dataset ~ '.' ~ name ~ ' (' ~ columns ~ ') using json '
-                ~ 'location \'' ~ root ~ '/' ~ name ~ '\''
-            ) %}
+            {% if located in declared %}
+                {% do run_query('refresh table ' ~ dataset ~ '.' ~ name) %}
+            {% else %}
+                {% do run_query('drop table if exists ' ~ dataset ~ '.' ~ name) %}
+                {% do run_query(
+                    'create table ' ~ dataset ~ '.' ~ name ~ ' (' ~ columns ~ ') using json '
+                    ~ 'location \'' ~ root ~ '/' ~ name ~ '\''
+                ) %}
+            {% endif %}
         {% endfor %}
-        {% set tables = _raw_zone_schema(dataset) %}
-        {% for name, table in tables.items() if not name.startswith('_dlt') %}
-            {% set columns = [] %}
-            {% for column in table.columns.values() if column.get('data_type') %}
-                {% do columns.append('`' ~ column.name ~ '` ' ~ _spark_type(column)) %}
+        {% set schema = _raw_zone_schema(dataset) %}
+        {% set tables = schema.get('tables', {}) %}
+        {% set fingerprint = local_md5(located ~ ' schema ' ~ schema.get('version_hash', '')) %}
+        {% if fingerprint in declared %}
+            {% for name in tables if not name.startswith('_dlt') %}
+                {% do run_query('msck repair table ' ~ dataset ~ '.' ~ name ~ '__versions') %}
             {% endfor %}
-            {% set versions = dataset ~ '.' ~ name ~ '__versions' %}
-            {% do run_query('drop table if exists ' ~ versions) %}
-            {% do run_query(
-                'create table ' ~ versions ~ ' (' ~ columns | join(', ')
-                ~ ', load_date date) using parquet partitioned by (load_date) location \''
-                ~ root ~ '/' ~ name ~ '\''
-            ) %}
-            {% do run_query('msck repair table ' ~ versions) %}
-            {% do run_query(
-                'create or replace view ' ~ dataset ~ '.' ~ name ~ ' as '
-                ~ _newest_versions(versions, table, dataset ~ '._dlt_loads')
-            ) %}
-        {% endfor %}
+        {% else %}
+            {#- Forgotten first: a declaration stopped midway is made again next time. -#}
+            {% do _raw_zone_set_declared(dataset, '') %}
+            {% for name, table in tables.items() if not name.startswith('_dlt') %}
+                {% do _raw_zone_declare(dataset, root, name, table) %}
+            {% endfor %}
+            {% do _raw_zone_set_declared(dataset, located ~ ' ' ~ fingerprint) %}
+        {% endif %}
     {% endfor %}
 {% endmacro %}
 
@@ -101,17 +107,62 @@
 {% endmacro %}
 
 
-{#- The tables of the newest dlt schema `dataset` stored (none before its first load: a
-    table over a folder that does not exist yet reads as empty). -#}
+{#- One raw table declared over its folder: every version of every row (`<name>__versions`,
+    partitioned by load day) and the view of the newest ones that the models read. -#}
+{% macro _raw_zone_declare(dataset, root, name, table) %}
+    {% set columns = [] %}
+    {% for column in table.columns.values() if column.get('data_type') %}
+        {% do columns.append('`' ~ column.name ~ '` ' ~ _spark_type(column)) %}
+    {% endfor %}
+    {% set versions = dataset ~ '.' ~ name ~ '__versions' %}
+    {% do run_query('drop table if exists ' ~ versions) %}
+    {% do run_query(
+        'create table ' ~ versions ~ ' (' ~ columns | join(', ')
+        ~ ', load_date date) using parquet partitioned by (load_date) location \''
+        ~ root ~ '/' ~ name ~ '\''
+    ) %}
+    {% do run_query('msck repair table ' ~ versions) %}
+    {% do run_query(
+        'create or replace view ' ~ dataset ~ '.' ~ name ~ ' as '
+        ~ _newest_versions(versions, table, dataset ~ '._dlt_loads')
+    ) %}
+{% endmacro %}
+
+
+{#- Bump when the declarations above change shape: every raw zone is then declared again. -#}
+{% macro _raw_zone_layout() %}{{ return('2') }}{% endmacro %}
+
+
+{#- What the database's property says was declared last (fingerprints; '' when none). -#}
+{% macro _raw_zone_declared(dataset) %}
+    {% set described = run_query('describe database extended ' ~ dataset) %}
+    {% for row in described.rows if row[0] | lower == 'properties' %}
+        {{ return(row[1] or '') }}
+    {% endfor %}
+    {{ return('') }}
+{% endmacro %}
+
+
+{% macro _raw_zone_set_declared(dataset, fingerprints) %}
+    {% do run_query(
+        'alter database ' ~ dataset ~ ' set dbproperties (\'jaffle_raw_zone\' = \''
+        ~ fingerprints ~ '\')'
+    ) %}
+{% endmacro %}
+
+
+{#- The newest dlt schema `dataset` stored, with its version hash (none before its first
+    load: a table over a folder that does not exist yet reads as empty). -#}
 {% macro _raw_zone_schema(dataset) %}
     {% set newest = run_query(
-        'select schema from ' ~ dataset ~ '._dlt_version order by version desc, '
+        'select schema, version_hash from ' ~ dataset ~ '._dlt_version order by version desc, '
         ~ 'inserted_at desc limit 1'
     ) %}
     {% if newest.rows | length == 0 %}
         {{ return({}) }}
     {% endif %}
-    {{ return(fromjson(newest.rows[0][0]).tables) }}
+    {{ return({'tables': fromjson(newest.rows[0][0]).tables,
+               'version_hash': newest.rows[0][1]}) }}
 {% endmacro %}
 
 
