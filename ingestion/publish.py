@@ -9,8 +9,10 @@ either the previous snapshot or the new one, never half of a build; one that kee
 file open keeps reading the old snapshot, and never holds up a load. The new file starts as a
 copy of the previous snapshot (a file never written after its rename), and a table with a
 unique key (dbt's `unique_key`, from the manifest) gets only the keys whose rows differ
-replaced: an hourly build of a large incremental mart copies its change, not the mart. Once
-the replaced rows have grown the file to 1.5x its last whole copy, the next one is whole.
+replaced: an hourly build of a large incremental mart copies its change, not the mart. Where
+the model logs its writes (macros/publish_log.sql), finding those keys reads only the rows
+loaded after the snapshot's newest, not every row. Once the replaced rows have grown the file
+to 1.5x its last whole copy, the next one is whole.
 
 PostgreSQL serves concurrent readers itself, but dbt commits model by model: a dashboard
 reading `analytics` during a build sees some marts of the new build beside others of the
@@ -26,6 +28,7 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +46,17 @@ from ingestion.warehouse_file import holding_warehouse_file
 SCHEMA = "analytics"
 PUBLISHED_SCHEMA = "analytics_published"  # PostgreSQL: where readers point
 LOCK_WAIT_SECONDS = 120.0  # readers busy on the published tables for longer fail the publish
-# dbt's own bookkeeping in `analytics`, not a mart (macros/tests_since_last_build.sql).
-NOT_PUBLISHED = "dbt_tests_since_last_build"
+# dbt's own bookkeeping in `analytics`, not marts (macros/tests_since_last_build.sql and
+# macros/publish_log.sql).
+WRITE_LOG = "dbt_publish_log"
+NOT_PUBLISHED = ("dbt_tests_since_last_build", WRITE_LOG)
+LOGS_WRITES = "log_write_for_publish"  # the hook of a model whose writes are logged
 GROWTH_LIMIT = 1.5  # DuckDB: a snapshot grown past this multiple of a whole copy is copied whole
 # Tables and partitioned tables, not their partitions nor what a stopped dbt run left.
 TABLES_OF = r"""
     select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = %s and c.relkind in ('r', 'p') and not c.relispartition
-      and c.relname not like '%%\_\_dbt\_%%' and c.relname <> %s order by 1
+      and c.relname not like '%%\_\_dbt\_%%' and c.relname <> all(%s) order by 1
 """
 
 
@@ -73,9 +79,14 @@ def publish(
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     staged.unlink(missing_ok=True)
-    keys = unique_keys(manifest or dbt_manifest_path())
+    models = keyed_models(manifest or dbt_manifest_path())
     whole_size = target.with_name(f".{target.name}.whole-size")
     whole = not starts_from_previous(target, whole_size)
+    # The write log's position the snapshot is level with, kept beside it (after the swap: a
+    # stale one only means comparing more).
+    log_mark = target.with_name(f".{target.name}.log-mark")
+    published_through = None if whole else read_log_mark(log_mark)
+    log_mark.unlink(missing_ok=True)
     try:
         if not whole:
             shutil.copyfile(target, staged)
@@ -84,13 +95,21 @@ def publish(
             built = table_columns(snapshot, "built")
             (current,) = snapshot.execute("select current_database()").fetchone()
             held = table_columns(snapshot, current)
+            through, writes = logged_writes(snapshot, published_through)
             snapshot.execute(f"create schema if not exists {SCHEMA}")
             for table in held.keys() - built.keys():
                 snapshot.execute(f'drop table {SCHEMA}."{table}"')
             for table, columns in built.items():
-                key = keys.get(table)
-                if key and held.get(table) == columns and set(key) <= {c for c, _ in columns}:
-                    replace_changed_keys(snapshot, table, key)
+                model = models.get(table)
+                names = {c for c, _ in columns}
+                if model and held.get(table) == columns and set(model.key) <= names:
+                    if model.logs_writes and writes is not None:
+                        if table not in writes:
+                            continue  # not written since the snapshot was level with it
+                        if writes[table] and "loaded_at" in names:
+                            replace_loaded_since(snapshot, table, model.key)
+                            continue
+                    replace_changed_keys(snapshot, table, model.key)
                 else:
                     snapshot.execute(
                         f'create or replace table {SCHEMA}."{table}" as '
@@ -100,6 +119,8 @@ def publish(
         os.replace(staged, target)  # atomic: readers open the old file or the new one
         if whole:
             whole_size.write_text(f"{target.stat().st_size}\n")
+        if through is not None:
+            log_mark.write_text(f"{through[0]} {through[1]}\n")
     finally:
         staged.unlink(missing_ok=True)
     return target, len(built)
@@ -116,14 +137,77 @@ def starts_from_previous(target: Path, whole_size: Path) -> bool:
     return target.exists() and target.stat().st_size <= GROWTH_LIMIT * baseline
 
 
+LogPosition = tuple[str, int]  # the log's identity (a new warehouse, a new log), a position
+
+
+def read_log_mark(path: Path) -> LogPosition | None:
+    try:
+        identity, position = path.read_text().split()
+        return identity, int(position)
+    except (OSError, ValueError):
+        return None
+
+
+def logged_writes(
+    snapshot: Any, since: LogPosition | None
+) -> tuple[LogPosition | None, dict[str, bool] | None]:
+    """The warehouse's write log (macros/publish_log.sql): its newest position, and each
+    table written after `since` with whether every one of those writes was incremental;
+    None when that is not known (no log, no `since`, or `since` is of another log)."""
+    logged = snapshot.execute(
+        "select count(*) from information_schema.tables "
+        "where table_catalog = 'built' and table_schema = ? and table_name = ?",
+        [SCHEMA, WRITE_LOG],
+    ).fetchone()[0]
+    if not logged:
+        return None, None
+    log = f"built.{SCHEMA}.{WRITE_LOG}"
+    identity, position = snapshot.execute(
+        f"select max(table_name) filter (where written = 0), max(written) from {log}"
+    ).fetchone()
+    if identity is None:
+        return None, None
+    if since is None or since[0] != identity:
+        return (identity, position), None
+    rows = snapshot.execute(
+        f"select table_name, bool_and(incremental) from {log} where written > ? group by 1",
+        [since[1]],
+    ).fetchall()
+    return (identity, position), dict(rows)
+
+
+def replace_loaded_since(snapshot: Any, table: str, key: list[str]) -> None:
+    """Replace the rows of the keys the warehouse holds with a newer `loaded_at` than any
+    the snapshot holds: what incremental builds wrote since. A key they dropped shows as
+    a count that differs; the table is then compared row by row."""
+    snapshot.execute(
+        f'create or replace temp table changed_rows as select * from built.{SCHEMA}."{table}" '
+        f'where loaded_at > (select max(loaded_at) from {SCHEMA}."{table}") '
+        f'or loaded_at is null or (select max(loaded_at) from {SCHEMA}."{table}") is null'
+    )
+    on_changed = " and ".join(f'k."{c}" is not distinct from t."{c}"' for c in key)
+    snapshot.execute(f'delete from {SCHEMA}."{table}" t using changed_rows k where {on_changed}')
+    snapshot.execute(f'insert into {SCHEMA}."{table}" select * from changed_rows')
+    if not same_count(snapshot, table):
+        replace_changed_keys(snapshot, table, key)
+
+
+def same_count(snapshot: Any, table: str) -> bool:
+    counts = snapshot.execute(
+        f'select (select count(*) from built.{SCHEMA}."{table}"), '
+        f'(select count(*) from {SCHEMA}."{table}")'
+    ).fetchone()
+    return counts[0] == counts[1]
+
+
 def table_columns(connection: Any, catalog: str) -> dict[str, list[tuple[str, str]]]:
     """The `analytics` base tables of `catalog`, each with its columns and types in order."""
     rows = connection.execute(
         "select c.table_name, c.column_name, c.data_type from information_schema.columns c "
         "join information_schema.tables t using (table_catalog, table_schema, table_name) "
         "where c.table_catalog = ? and c.table_schema = ? and t.table_type = 'BASE TABLE' "
-        "and c.table_name <> ? order by c.table_name, c.ordinal_position",
-        [catalog, SCHEMA, NOT_PUBLISHED],
+        "and not list_contains(?, c.table_name) order by c.table_name, c.ordinal_position",
+        [catalog, SCHEMA, list(NOT_PUBLISHED)],
     ).fetchall()
     tables: dict[str, list[tuple[str, str]]] = {}
     for table, column, data_type in rows:
@@ -148,11 +232,7 @@ def replace_changed_keys(snapshot: Any, table: str, key: list[str]) -> None:
         f'insert into {SCHEMA}."{table}" select t.* from built.{SCHEMA}."{table}" t '
         f"semi join changed_keys k on {on_changed}"
     )
-    counts = snapshot.execute(
-        f'select (select count(*) from built.{SCHEMA}."{table}"), '
-        f'(select count(*) from {SCHEMA}."{table}")'
-    ).fetchone()
-    if counts[0] != counts[1]:  # a key that is not unique after all: copy the table whole
+    if not same_count(snapshot, table):  # a key that is not unique after all: copy it whole
         snapshot.execute(
             f'create or replace table {SCHEMA}."{table}" as select * from built.{SCHEMA}."{table}"'
         )
@@ -164,19 +244,30 @@ def dbt_manifest_path() -> Path:
     return (target_path if target_path.is_absolute() else REPO_ROOT / target_path) / "manifest.json"
 
 
-def unique_keys(manifest: Path) -> dict[str, list[str]]:
-    """The `analytics` models' unique keys (dbt's `unique_key` config), by table name; none
-    when there is no manifest (every table is then copied whole)."""
+@dataclass(frozen=True)
+class KeyedModel:
+    key: list[str]  # dbt's `unique_key`
+    logs_writes: bool  # has the write log's hook (macros/publish_log.sql)
+
+
+def keyed_models(manifest: Path) -> dict[str, KeyedModel]:
+    """The `analytics` models with a unique key, by table name; none when there is no
+    manifest (every table is then copied whole)."""
     try:
         nodes = json.loads(manifest.read_text())["nodes"]
     except (OSError, ValueError, KeyError):
         return {}
-    keys = {}
+    models = {}
     for node in nodes.values():
-        key = node.get("config", {}).get("unique_key")
+        config = node.get("config", {})
+        key = config.get("unique_key")
         if node.get("resource_type") == "model" and node.get("schema") == SCHEMA and key:
-            keys[node.get("alias") or node["name"]] = [key] if isinstance(key, str) else list(key)
-    return keys
+            hooks = config.get("pre-hook") or []
+            models[node.get("alias") or node["name"]] = KeyedModel(
+                [key] if isinstance(key, str) else list(key),
+                any(LOGS_WRITES in hook.get("sql", "") for hook in hooks),
+            )
+    return models
 
 
 def publish_postgres(url: str | None = None) -> tuple[str, int]:
@@ -195,9 +286,9 @@ def publish_postgres(url: str | None = None) -> tuple[str, int]:
             )
             if cursor.fetchone() is None:  # `make roles` creates it for the transformer
                 cursor.execute(sql.SQL("create schema {}").format(published))
-            cursor.execute(TABLES_OF, (SCHEMA, NOT_PUBLISHED))
+            cursor.execute(TABLES_OF, (SCHEMA, list(NOT_PUBLISHED)))
             tables = [name for (name,) in cursor.fetchall()]
-            cursor.execute(TABLES_OF, (PUBLISHED_SCHEMA, NOT_PUBLISHED))
+            cursor.execute(TABLES_OF, (PUBLISHED_SCHEMA, list(NOT_PUBLISHED)))
             published_now = [name for (name,) in cursor.fetchall()]
             for table in tables:
                 staged = sql.Identifier(f"{table}__publishing")

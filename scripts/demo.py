@@ -82,9 +82,9 @@ def main() -> None:
         tables = conn.execute(
             "select table_schema || '.' || table_name from information_schema.tables"
             " where table_schema in ('raw', 'raw_catalog', 'analytics')"
-            " and not starts_with(table_name, '_dlt') and table_name <> ?"
+            " and not starts_with(table_name, '_dlt') and list_contains(?, table_name) = false"
             " order by table_schema = 'analytics', table_schema, table_name",
-            [NOT_PUBLISHED],  # bookkeeping, as dlt's own tables are
+            [list(NOT_PUBLISHED)],  # bookkeeping, as dlt's own tables are
         ).fetchall()
         counts = {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}
     print(f"\nDemo finished in {time.perf_counter() - started:.1f}s. Warehouse: {duckdb_path()}")

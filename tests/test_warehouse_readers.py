@@ -166,6 +166,29 @@ def test_a_postgres_swap_never_holds_a_table_while_it_waits_for_another() -> Non
             connection.close()
 
 
+def assert_published_equals_warehouse(
+    snapshot: Path, warehouse: Path, bookkeeping: tuple[str, ...] = ()
+) -> None:
+    with duckdb.connect(str(snapshot), read_only=True) as conn:
+        conn.execute(f"attach '{warehouse}' as built (read_only)")
+        tables = conn.sql(
+            "select table_catalog, table_name from information_schema.tables "
+            "where table_schema = 'analytics' order by 2"
+        ).fetchall()
+        names = {
+            c: sorted(t for cat, t in tables if cat == c and t not in bookkeeping)
+            for c in ("published", "built")
+        }
+        assert names["published"] == names["built"]
+        for table in names["built"]:
+            for a, b in (("built", "published"), ("published", "built")):
+                diff = f"select * from {a}.analytics.{table} except all select * from "
+                assert conn.sql(diff + f"{b}.analytics.{table}").fetchall() == [], table
+            assert conn.sql(f"describe published.analytics.{table}").fetchall() == (
+                conn.sql(f"describe built.analytics.{table}").fetchall()
+            )
+
+
 def test_a_publish_replaces_what_changed_and_equals_the_warehouse(tmp_path: Path) -> None:
     """The next snapshot starts from the previous one: keyed tables get the keys whose rows
     changed (updated, inserted, deleted, a NULL in the key too), the others are copied; new
@@ -211,34 +234,76 @@ def test_a_publish_replaces_what_changed_and_equals_the_warehouse(tmp_path: Path
         "create table analytics.added as select 42 as answer",
     ]
 
-    def published_equals_warehouse() -> None:
-        with duckdb.connect(str(snapshot), read_only=True) as conn:
-            conn.execute(f"attach '{warehouse}' as built (read_only)")
-            tables = conn.sql(
-                "select table_catalog, table_name from information_schema.tables "
-                "where table_schema = 'analytics' order by 2"
-            ).fetchall()
-            names = {c: sorted(t for cat, t in tables if cat == c) for c in ("published", "built")}
-            assert names["published"] == names["built"]
-            for table in names["built"]:
-                for a, b in (("built", "published"), ("published", "built")):
-                    diff = f"select * from {a}.analytics.{table} except all select * from "
-                    assert conn.sql(diff + f"{b}.analytics.{table}").fetchall() == [], table
-                assert conn.sql(f"describe published.analytics.{table}").fetchall() == (
-                    conn.sql(f"describe built.analytics.{table}").fetchall()
-                )
-
     whole_size = tmp_path / ".published.duckdb.whole-size"
     for statements in (build, changes):
         with duckdb.connect(str(warehouse)) as conn:
             for statement in statements:
                 conn.execute(statement)
         publish(warehouse, snapshot, manifest)
-        published_equals_warehouse()
+        assert_published_equals_warehouse(snapshot, warehouse)
         if statements is build:  # the first publish is a whole copy, and says how large
             first_size = whole_size.read_text()
             assert int(first_size) == snapshot.stat().st_size
     assert whole_size.read_text() == first_size  # the second started from the first
+
+
+def test_a_publish_follows_the_write_log_of_the_builds(tmp_path: Path) -> None:
+    """A model that logs its writes (macros/publish_log.sql) gets, after incremental writes,
+    the rows loaded after the snapshot's newest (and a dropped key found by the count); after
+    any other write, or from another warehouse's log, a row-by-row comparison."""
+    warehouse, snapshot = tmp_path / "warehouse.duckdb", tmp_path / "published.duckdb"
+    manifest = tmp_path / "manifest.json"
+    node = {
+        "resource_type": "model",
+        "name": "facts",
+        "schema": "analytics",
+        "config": {"unique_key": "id", "pre-hook": [{"sql": "{{ log_write_for_publish() }}"}]},
+    }
+    manifest.write_text(json.dumps({"nodes": {"model.p.facts": node}}))
+    log = "analytics.dbt_publish_log"
+
+    def logged(incremental: bool) -> str:
+        return f"insert into {log} select max(written) + 1, 'facts', {incremental} from {log}"
+
+    def new_log(identity: str) -> list[str]:
+        return [
+            f"create or replace table {log} (written bigint, table_name varchar, "
+            "incremental boolean)",
+            f"insert into {log} values (0, '{identity}', null)",
+        ]
+
+    rounds = [
+        [
+            "create schema analytics",
+            "create table analytics.facts as select range as id, range * 2 as v, "
+            "timestamp '2026-01-01' + to_minutes(range) as loaded_at from range(3000)",
+            *new_log("first"),
+            logged(False),
+        ],
+        # Incremental writes: changed and new keys with newer loads.
+        [
+            "update analytics.facts set v = -1, loaded_at = timestamp '2027-01-01' "
+            "where id in (5, 2999)",
+            "insert into analytics.facts values (5000, 0, timestamp '2027-01-01')",
+            logged(True),
+        ],
+        # An incremental write that also drops a key: the counts differ.
+        ["delete from analytics.facts where id = 6", logged(True)],
+        # A full refresh: a value changes with its old loaded_at.
+        ["update analytics.facts set v = 7 where id = 10", logged(False), logged(True)],
+        # A new warehouse, its log behind the snapshot's mark, a row as it was loaded.
+        [*new_log("second"), "update analytics.facts set v = 8 where id = 11", logged(False)],
+    ]
+    for statements in rounds:
+        with duckdb.connect(str(warehouse)) as conn:
+            for statement in statements:
+                conn.execute(statement)
+        publish(warehouse, snapshot, manifest)
+        assert_published_equals_warehouse(snapshot, warehouse, ("dbt_publish_log",))
+        # Each next snapshot starts from this one (never grown enough to be copied whole).
+        (tmp_path / ".published.duckdb.whole-size").write_text(f"{2**40}\n")
+    mark = tmp_path / ".published.duckdb.log-mark"
+    assert mark.read_text().split()[0] == "second"
 
 
 def test_a_snapshot_is_copied_whole_again_once_it_has_grown(tmp_path: Path) -> None:
