@@ -106,8 +106,9 @@ def publish(
                     if model.logs_writes and writes is not None:
                         if table not in writes:
                             continue  # not written since the snapshot was level with it
-                        if writes[table] and "loaded_at" in names:
-                            replace_loaded_since(snapshot, table, model.key)
+                        since = writes[table]
+                        if since is not None and "loaded_at" in names:
+                            replace_loaded_since(snapshot, table, model.key, since)
                             continue
                     replace_changed_keys(snapshot, table, model.key)
                 else:
@@ -150,10 +151,11 @@ def read_log_mark(path: Path) -> LogPosition | None:
 
 def logged_writes(
     snapshot: Any, since: LogPosition | None
-) -> tuple[LogPosition | None, dict[str, bool] | None]:
+) -> tuple[LogPosition | None, dict[str, Any] | None]:
     """The warehouse's write log (macros/publish_log.sql): its newest position, and each
-    table written after `since` with whether every one of those writes was incremental;
-    None when that is not known (no log, no `since`, or `since` is of another log)."""
+    table written after `since` with the time its rows changed after: the earliest `since`
+    of those writes when all of them were incremental, else None (compare every row); None
+    for all when that is not known (no log, no `since`, or `since` is of another log)."""
     logged = snapshot.execute(
         "select count(*) from information_schema.tables "
         "where table_catalog = 'built' and table_schema = ? and table_name = ?",
@@ -170,20 +172,21 @@ def logged_writes(
     if since is None or since[0] != identity:
         return (identity, position), None
     rows = snapshot.execute(
-        f"select table_name, bool_and(incremental) from {log} where written > ? group by 1",
+        "select table_name, case when bool_and(incremental) and count(since) = count(*) "
+        f"then min(since) end from {log} where written > ? group by 1",
         [since[1]],
     ).fetchall()
     return (identity, position), dict(rows)
 
 
-def replace_loaded_since(snapshot: Any, table: str, key: list[str]) -> None:
-    """Replace the rows of the keys the warehouse holds with a newer `loaded_at` than any
-    the snapshot holds: what incremental builds wrote since. A key they dropped shows as
-    a count that differs; the table is then compared row by row."""
+def replace_loaded_since(snapshot: Any, table: str, key: list[str], since: Any) -> None:
+    """Replace the rows of the keys the warehouse holds loaded after `since`: all that
+    incremental builds wrote. A key they dropped shows as a count that differs; the table is
+    then compared row by row."""
     snapshot.execute(
         f'create or replace temp table changed_rows as select * from built.{SCHEMA}."{table}" '
-        f'where loaded_at > (select max(loaded_at) from {SCHEMA}."{table}") '
-        f'or loaded_at is null or (select max(loaded_at) from {SCHEMA}."{table}") is null'
+        "where loaded_at > ? or loaded_at is null",
+        [since],
     )
     on_changed = " and ".join(f'k."{c}" is not distinct from t."{c}"' for c in key)
     snapshot.execute(f'delete from {SCHEMA}."{table}" t using changed_rows k where {on_changed}')

@@ -5,11 +5,12 @@
     thousand changed rows. A model that logs its writes here (`pre_hook` below) lets it
     compare only what changed: each write of the model adds a row to `dbt_publish_log` in the
     transaction of the write itself (a build stopped midway logs nothing it did not commit),
-    saying whether the write was incremental. Since the last publish, a model written only
-    incrementally changed only rows with a newer `loaded_at` (each incremental build writes
-    the orders of the loads after its own newest) and maybe dropped keys; one with any
-    other write (a first build, `--full-refresh`) is compared row by row; one not written is
-    unchanged. -#}
+    saying whether the write was incremental and, if so, from when: the `since` the model's
+    incremental build selects by (`incremental_since()` for the order facts: every row it
+    writes was loaded after it). Since the last publish, a model written only incrementally
+    changed only rows loaded after the earliest of those and maybe dropped keys; one with
+    any other write (a first build, `--full-refresh`) is compared row by row; one not
+    written is unchanged. -#}
 
 {% macro publish_log_table() -%}
     {{ return(api.Relation.create(
@@ -25,7 +26,8 @@
             create table if not exists {{ publish_log_table() }} (
                 written bigint,
                 table_name {{ dbt.type_string() }},
-                incremental boolean
+                incremental boolean,
+                since {{ dbt.type_timestamp() }}
             );
             {#- Position 0 names this log: a new warehouse's log is another one. -#}
             insert into {{ publish_log_table() }} (written, table_name)
@@ -37,13 +39,17 @@
 {%- endmacro %}
 
 
-{#- pre_hook of a keyed incremental mart: runs in its write's transaction, before the write,
-    so `is_incremental()` still says how the table is about to be written. -#}
-{% macro log_write_for_publish() -%}
+{#- pre_hook of a keyed incremental mart whose incremental builds write only rows loaded after
+    `since` (SQL); it runs in the write's transaction, before the write, so `is_incremental()`
+    and `since` are what the write is about to use. -#}
+{% macro log_write_for_publish(since) -%}
     {%- if execute and _publish_logged() and model.config.materialized == 'incremental' -%}
-        insert into {{ publish_log_table() }} (written, table_name, incremental)
-        select coalesce(max(written), 0) + 1, '{{ this.identifier }}',
-            {{ 'true' if is_incremental() else 'false' }}
+        insert into {{ publish_log_table() }} (written, table_name, incremental, since)
+        select
+            coalesce(max(written), 0) + 1,
+            '{{ this.identifier }}',
+            {{ 'true' if is_incremental() else 'false' }},
+            {{ since if is_incremental() else dbt.cast('null', dbt.type_timestamp()) }}
         from {{ publish_log_table() }}
     {%- endif -%}
 {%- endmacro %}

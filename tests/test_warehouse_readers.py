@@ -249,27 +249,31 @@ def test_a_publish_replaces_what_changed_and_equals_the_warehouse(tmp_path: Path
 
 def test_a_publish_follows_the_write_log_of_the_builds(tmp_path: Path) -> None:
     """A model that logs its writes (macros/publish_log.sql) gets, after incremental writes,
-    the rows loaded after the snapshot's newest (and a dropped key found by the count); after
-    any other write, or from another warehouse's log, a row-by-row comparison."""
+    the rows loaded after the earliest `since` they used (and a dropped key, found by the
+    count); after any other write, or from another warehouse's log, a row-by-row comparison."""
     warehouse, snapshot = tmp_path / "warehouse.duckdb", tmp_path / "published.duckdb"
     manifest = tmp_path / "manifest.json"
+    hook = "{{ log_write_for_publish(incremental_since()) }}"
     node = {
         "resource_type": "model",
         "name": "facts",
         "schema": "analytics",
-        "config": {"unique_key": "id", "pre-hook": [{"sql": "{{ log_write_for_publish() }}"}]},
+        "config": {"unique_key": "id", "pre-hook": [{"sql": hook}]},
     }
     manifest.write_text(json.dumps({"nodes": {"model.p.facts": node}}))
     log = "analytics.dbt_publish_log"
+    newest = "(select max(loaded_at) from analytics.facts)"
 
-    def logged(incremental: bool) -> str:
-        return f"insert into {log} select max(written) + 1, 'facts', {incremental} from {log}"
+    def logged(since: str | None) -> str:
+        """A write: incremental from `since`, or (None) any other."""
+        values = "false, null" if since is None else f"true, {since}"
+        return f"insert into {log} select max(written) + 1, 'facts', {values} from {log}"
 
     def new_log(identity: str) -> list[str]:
         return [
             f"create or replace table {log} (written bigint, table_name varchar, "
-            "incremental boolean)",
-            f"insert into {log} values (0, '{identity}', null)",
+            "incremental boolean, since timestamp)",
+            f"insert into {log} values (0, '{identity}', null, null)",
         ]
 
     rounds = [
@@ -278,21 +282,24 @@ def test_a_publish_follows_the_write_log_of_the_builds(tmp_path: Path) -> None:
             "create table analytics.facts as select range as id, range * 2 as v, "
             "timestamp '2026-01-01' + to_minutes(range) as loaded_at from range(3000)",
             *new_log("first"),
-            logged(False),
+            logged(None),
         ],
         # Incremental writes: changed and new keys with newer loads.
         [
+            logged(newest),
             "update analytics.facts set v = -1, loaded_at = timestamp '2027-01-01' "
             "where id in (5, 2999)",
             "insert into analytics.facts values (5000, 0, timestamp '2027-01-01')",
-            logged(True),
         ],
+        # A write that looks back (lookback_hours): a row loaded before the snapshot's newest
+        # (2027-01-01) but after the write's `since`.
+        [logged("timestamp '2026-01-02'"), "update analytics.facts set v = 9 where id = 2998"],
         # An incremental write that also drops a key: the counts differ.
-        ["delete from analytics.facts where id = 6", logged(True)],
+        [logged(newest), "delete from analytics.facts where id = 6"],
         # A full refresh: a value changes with its old loaded_at.
-        ["update analytics.facts set v = 7 where id = 10", logged(False), logged(True)],
+        [logged(None), "update analytics.facts set v = 7 where id = 10", logged(newest)],
         # A new warehouse, its log behind the snapshot's mark, a row as it was loaded.
-        [*new_log("second"), "update analytics.facts set v = 8 where id = 11", logged(False)],
+        [*new_log("second"), logged(None), "update analytics.facts set v = 8 where id = 11"],
     ]
     for statements in rounds:
         with duckdb.connect(str(warehouse)) as conn:

@@ -4,7 +4,7 @@
         unique_key='order_id',
         incremental_strategy=fact_incremental_strategy(),
         on_schema_change='append_new_columns',
-        pre_hook="{{ log_write_for_publish() }}",
+        pre_hook="{{ log_write_for_publish(incremental_since()) }}",
         partition_by={'field': 'order_date', 'granularity': 'day'},
         cluster_by=['location_id'],
         event_time='ordered_at'
