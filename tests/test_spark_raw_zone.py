@@ -112,6 +112,42 @@ def test_a_run_stopped_while_writing_its_state_leaves_the_lake_readable(
     assert newest_versions(bucket, "orders") == served(upstream, "orders")
 
 
+def test_a_run_stopped_while_copying_a_data_file_leaves_no_cut_file(
+    upstream: UpstreamProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dlt copies each Parquet file into the lake in place: a run stopped mid-copy left a cut
+    file under its final name. A stateless rerun loads the rows again under a new load id, and
+    every query over that day's files failed on the cut one. The lake's client copies beside
+    the name and renames."""
+    bucket = tmp_path / "bucket"
+    for name, value in {
+        "LAKE_BUCKET_URL": str(bucket),
+        "PIPELINES_DIR": str(tmp_path / "pipelines"),
+        "UPSTREAM_API_KEY": upstream.api_key,
+        "SOURCES__SHOP_API__BASE_URL": upstream.url,
+        "SOURCES__SHOP_API__RATE_LIMIT": "1000",
+    }.items():
+        monkeypatch.setenv(name, value)
+    pipeline.run("shop_api", "spark")
+
+    def stopped_mid_copy(fs: Any, path1: str, path2: str, **kwargs: Any) -> None:
+        if "/orders/" in path2 and ".parquet" in path2:
+            content = Path(path1).read_bytes()
+            Path(fs._strip_protocol(path2)).write_bytes(content[: len(content) // 2])
+            raise OSError("stopped while copying a file")
+        copied(fs, path1, path2, **kwargs)
+
+    copied = LocalFileSystem.cp_file
+    upstream.advance(days=1)
+    with monkeypatch.context() as stopping:
+        stopping.setattr(LocalFileSystem, "cp_file", stopped_mid_copy)
+        with pytest.raises(Exception, match="stopped while copying a file"):
+            pipeline.run("shop_api", "spark")
+    shutil.rmtree(tmp_path / "pipelines")
+    pipeline.run("shop_api", "spark")
+    assert newest_versions(bucket, "orders") == served(upstream, "orders")  # reads every file
+
+
 def test_spark_reads_the_raw_zone_through_external_tables_pruned_by_load_day(
     upstream: UpstreamProcess,
     spark_cluster: SparkCluster,
