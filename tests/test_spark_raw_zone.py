@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,12 +73,10 @@ def test_the_raw_zone_is_partitioned_by_load_day_and_resumes_from_the_lake(
     assert newest_versions(bucket, "customers") == served(upstream, "customers")
 
 
-def test_a_run_stopped_while_writing_its_state_leaves_the_lake_readable(
+def shop_in_a_lake(
     upstream: UpstreamProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """dlt writes the state file in place: a run killed mid-write left it empty, and every
-    run after it stopped syncing that state back (JSONDecodeError). The lake's client writes
-    it beside its name and renames it into place."""
+) -> Path:
+    """The shop's API landed once in a lake under `tmp_path`; the bucket."""
     bucket = tmp_path / "bucket"
     for name, value in {
         "LAKE_BUCKET_URL": str(bucket),
@@ -88,6 +87,31 @@ def test_a_run_stopped_while_writing_its_state_leaves_the_lake_readable(
     }.items():
         monkeypatch.setenv(name, value)
     pipeline.run("shop_api", "spark")
+    return bucket
+
+
+def next_day_stopped(
+    upstream: UpstreamProcess,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    stop: Callable[..., None],
+) -> None:
+    """The run after an upstream day, stopped by `stop` in place of LocalFileSystem's
+    `method` (it raises "stopped while ...")."""
+    upstream.advance(days=1)
+    with monkeypatch.context() as stopping:
+        stopping.setattr(LocalFileSystem, method, stop)
+        with pytest.raises(BaseException, match="stopped while"):
+            pipeline.run("shop_api", "spark")
+
+
+def test_a_run_stopped_while_writing_its_state_leaves_the_lake_readable(
+    upstream: UpstreamProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dlt writes the state file in place: a run killed mid-write left it empty, and every
+    run after it stopped syncing that state back (JSONDecodeError). The lake's client writes
+    it beside its name and renames it into place."""
+    bucket = shop_in_a_lake(upstream, tmp_path, monkeypatch)
 
     # The next run stops the way a kill does: its state file begun and never finished.
     def stopped_mid_write(fs: Any, path: str, value: str, **kwargs: Any) -> None:
@@ -97,11 +121,7 @@ def test_a_run_stopped_while_writing_its_state_leaves_the_lake_readable(
         written(fs, path, value, **kwargs)
 
     written = LocalFileSystem.write_text
-    upstream.advance(days=1)
-    with monkeypatch.context() as stopping:
-        stopping.setattr(LocalFileSystem, "write_text", stopped_mid_write)
-        with pytest.raises(BaseException, match="stopped while writing the state"):
-            pipeline.run("shop_api", "spark")
+    next_day_stopped(upstream, monkeypatch, "write_text", stopped_mid_write)
     states = list((bucket / "raw" / "_dlt_pipeline_state").iterdir())
     assert all(path.stat().st_size > 0 for path in states if not path.name.startswith(".")), states
 
@@ -119,16 +139,7 @@ def test_a_run_stopped_while_copying_a_data_file_leaves_no_cut_file(
     file under its final name. A stateless rerun loads the rows again under a new load id, and
     every query over that day's files failed on the cut one. The lake's client copies beside
     the name and renames."""
-    bucket = tmp_path / "bucket"
-    for name, value in {
-        "LAKE_BUCKET_URL": str(bucket),
-        "PIPELINES_DIR": str(tmp_path / "pipelines"),
-        "UPSTREAM_API_KEY": upstream.api_key,
-        "SOURCES__SHOP_API__BASE_URL": upstream.url,
-        "SOURCES__SHOP_API__RATE_LIMIT": "1000",
-    }.items():
-        monkeypatch.setenv(name, value)
-    pipeline.run("shop_api", "spark")
+    bucket = shop_in_a_lake(upstream, tmp_path, monkeypatch)
 
     def stopped_mid_copy(fs: Any, path1: str, path2: str, **kwargs: Any) -> None:
         if "/orders/" in path2 and ".parquet" in path2:
@@ -138,11 +149,7 @@ def test_a_run_stopped_while_copying_a_data_file_leaves_no_cut_file(
         copied(fs, path1, path2, **kwargs)
 
     copied = LocalFileSystem.cp_file
-    upstream.advance(days=1)
-    with monkeypatch.context() as stopping:
-        stopping.setattr(LocalFileSystem, "cp_file", stopped_mid_copy)
-        with pytest.raises(Exception, match="stopped while copying a file"):
-            pipeline.run("shop_api", "spark")
+    next_day_stopped(upstream, monkeypatch, "cp_file", stopped_mid_copy)
     shutil.rmtree(tmp_path / "pipelines")
     pipeline.run("shop_api", "spark")
     assert newest_versions(bucket, "orders") == served(upstream, "orders")  # reads every file
