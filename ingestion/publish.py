@@ -11,8 +11,9 @@ copy of the previous snapshot (a file never written after its rename), and a tab
 unique key (dbt's `unique_key`, from the manifest) gets only the keys whose rows differ
 replaced: an hourly build of a large incremental mart copies its change, not the mart. Where
 the model logs its writes (macros/publish_log.sql), finding those keys reads only the rows
-loaded after the snapshot's newest, not every row. Once the replaced rows have grown the file
-to 1.5x its last whole copy, the next one is whole.
+loaded after what its incremental builds since the last publish selected by, not every
+row. Once the replaced rows have grown the file to 1.5x its last whole copy, the next one is
+whole.
 
 PostgreSQL serves concurrent readers itself, but dbt commits model by model: a dashboard
 reading `analytics` during a build sees some marts of the new build beside others of the
