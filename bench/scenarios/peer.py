@@ -130,7 +130,7 @@ def peer_singer(config: BenchConfig) -> Result:
         ("Singer", "make ingest"),
         (base, opt),
         "s",
-        ">= 10x",
+        ">= 15x",
         lower_is_better=True,
-        passed=lambda r: r >= 10,
+        passed=lambda r: r >= 15,
     )
