@@ -85,8 +85,8 @@ format: setup  ## apply ruff's formatting and sqlfluff's fixes
 	$(BIN)/ruff format .
 	$(BIN)/sqlfluff fix models tests/dbt
 
-test: lint  ## the whole suite: lint, then pytest (dbt on DuckDB and PostgreSQL included)
-	$(BIN)/pytest
+test: lint  ## the whole suite: lint, then pytest on two workers (dbt on DuckDB, PostgreSQL, Spark)
+	$(BIN)/pytest -n 2
 
 test-dates: setup  ## the date-sensitive tests again under shifted clocks (6 dates; needs gcc)
 	$(BIN)/python tests/clock/run_dates.py

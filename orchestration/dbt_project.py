@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
+from filelock import FileLock
 
 from ingestion.warehouse import dbt_target_path, default_target
 
@@ -39,12 +40,18 @@ def manifest_is_stale(project: DbtProject = jaffle_dbt) -> bool:
 
 def prepare_manifest(project: DbtProject = jaffle_dbt) -> Path:
     """`dbt parse` when the manifest is missing or older than the project, so the asset graph
-    Dagster loads is the project as it is (a stale manifest shows stale lineage)."""
-    if manifest_is_stale(project):
-        # This virtualenv's dbt, which need not be on PATH (dagster-dbt's preparer looks there).
-        subprocess.run(
-            [DBT_EXECUTABLE, "parse", "--quiet", "--target-path", str(project.target_path)],
-            cwd=project.project_dir,
-            check=True,
-        )
+    Dagster loads is the project as it is (a stale manifest shows stale lineage). One process
+    at a time: Dagster's webserver and daemon load the definitions at once, and two parses
+    writing one manifest leave it corrupt."""
+    target = Path(project.project_dir) / project.target_path
+    target.mkdir(parents=True, exist_ok=True)
+    with FileLock(target / ".manifest.lock"):
+        if manifest_is_stale(project):
+            # This virtualenv's dbt, which need not be on PATH (dagster-dbt's preparer looks
+            # there).
+            subprocess.run(
+                [DBT_EXECUTABLE, "parse", "--quiet", "--target-path", str(project.target_path)],
+                cwd=project.project_dir,
+                check=True,
+            )
     return project.manifest_path

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from bench.databases import postgres_admin_dsn, scratch_postgres_database
 from tests.spark_support import SparkCluster, running
@@ -18,6 +19,38 @@ from upstream.process import UpstreamProcess
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_ORDERS = 3_000
+
+# `make test` runs pytest on two workers (pytest-xdist). The tests of a module here share
+# something only one worker can have at a time, so they run on one worker, in file order;
+# every other test is scheduled on its own. (xdist hands out the units with the most tests
+# first, so these start first.)
+SHARED = {
+    # The session's Spark cluster: one start (~45 s) and four JVMs, not one per worker.
+    "tests/test_spark_marts.py": "spark",
+    "tests/test_spark_cluster.py": "spark",
+    "tests/test_spark_orchestration.py": "spark",
+    "tests/test_spark_raw_zone.py": "spark",
+    # One scratch repository, its commands run in the README's order.
+    "tests/test_readme.py": "readme",
+    # dbt in the repository's own target/ folder (Dagster's manifest, `make build`); the
+    # other tests' dbt keeps a folder per worker (tests.support.dbt_worker_environment).
+    "tests/test_orchestration.py": "repository-target",
+    "tests/test_orchestration_ui.py": "repository-target",
+    "tests/test_warehouse_readers.py": "repository-target",
+}
+
+
+class SharedResourceScheduling(LoadScopeScheduling):
+    """xdist's per-test load balancing, but a module of SHARED is one unit of work. (xdist's
+    own `xdist_group` marks do not reach its scheduler under pytest 9.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return SHARED.get(nodeid.split("::", 1)[0], nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> LoadScopeScheduling:
+    return SharedResourceScheduling(config, log)
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ class Warehouse:
         # A separate process, as a user runs it: dbt-duckdb keeps its database open in-process.
         # The target as the Makefile gives it, which keeps partial parsing.
         target = target or self.target
-        env = warehouse_settings.dbt_environment(target, dict(os.environ))
+        env = dbt_worker_environment(warehouse_settings.dbt_environment(target, dict(os.environ)))
         result = subprocess.run(
             [DBT, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True
         )
@@ -69,6 +69,19 @@ class Warehouse:
             f"dbt {' '.join(args)} failed on {target}:\n{result.stdout[-4000:]}"
         )
         return result.stdout
+
+
+def dbt_worker_environment(env: dict[str, str]) -> dict[str, str]:
+    """Under `make test`'s parallel workers (pytest-xdist), each worker's dbt keeps its
+    artifacts, partial parse and log apart: two dbt processes writing one `manifest.json`
+    at once leave it corrupt. Outside a worker, `env` as it is."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return env
+    return env | {
+        "DBT_TARGET_PATH": f"{env['DBT_TARGET_PATH']}/{worker}",
+        "DBT_LOG_PATH": f"logs/{worker}",
+    }
 
 
 # Tests want the upstream's behaviour, not its simulated slowness.

@@ -34,6 +34,7 @@ from tests.support import (
     REPO_ROOT,
     Warehouse,
     assert_orders_mart_matches_upstream,
+    dbt_worker_environment,
     history_start,
 )
 from tests.test_warehouse_models import (
@@ -200,11 +201,13 @@ def test_spark_marts_reconcile_and_equal_a_full_refresh_and_duckdb(
         "DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
     }
     on = {
-        target: {
-            **env,
-            "DBT_TARGET": target,
-            "DBT_TARGET_PATH": warehouse_settings.dbt_target_path(target),
-        }
+        target: dbt_worker_environment(
+            {
+                **env,
+                "DBT_TARGET": target,
+                "DBT_TARGET_PATH": warehouse_settings.dbt_target_path(target),
+            }
+        )
         for target in ("spark", "duckdb")
     }
     dbt_vars = ["--vars", revenue_vars(history_start(HISTORY_DAYS))]
