@@ -3,17 +3,22 @@ as failed asset checks, and runs that never overlap."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import threading
 from pathlib import Path
 
 import duckdb
 import pytest
 import yaml
 from dagster import AssetKey, AssetSelection, DagsterInstance, RunConfig, materialize
+from dagster_dbt import DbtProject
 
 from ingestion import pipeline
 from ingestion import warehouse as warehouse_settings
 from ingestion.runlock import run_lock
 from orchestration.assets import IngestConfig, catalog_db_assets, jaffle_dbt_assets, shop_api_assets
+from orchestration.dbt_project import prepare_manifest
 from orchestration.definitions import HOURLY_CRON, NIGHTLY_CRON, defs
 from tests.support import Warehouse, assert_orders_mart_matches_upstream
 from tests.test_pipeline_end_to_end import assert_raw_matches_upstream
@@ -50,6 +55,34 @@ def test_definitions_load_with_lineage_checks_and_schedules() -> None:
         job = defs.resolve_job_def(name)
         assert "jaffle/warehouse" in job.tags
         assert job.op_retry_policy is not None and job.op_retry_policy.max_retries == 3
+
+
+def test_definitions_loaded_at_once_parse_the_project_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes loading the definitions at once (`dagster dev`'s webserver and daemon)
+    find the manifest missing together: one parses, the other waits and takes its manifest."""
+    project = DbtProject(project_dir=REPO_ROOT, profiles_dir=REPO_ROOT, target_path=tmp_path)
+    parses: list[list[str]] = []
+    run = subprocess.run
+
+    def counted(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        parses.append(command)
+        return run(command, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(subprocess, "run", counted)
+    manifests: list[Path] = []
+    loaders = [
+        threading.Thread(target=lambda: manifests.append(prepare_manifest(project)))
+        for _ in range(2)
+    ]
+    for loader in loaders:
+        loader.start()
+    for loader in loaders:
+        loader.join()
+    assert len(parses) == 1, parses
+    assert manifests == [project.manifest_path] * 2
+    assert "model.jaffle_elt.orders" in json.loads(project.manifest_path.read_text())["nodes"]
 
 
 def test_the_instance_runs_one_job_at_a_time_per_warehouse(tmp_path: Path) -> None:
