@@ -60,8 +60,9 @@ def test_definitions_load_with_lineage_checks_and_schedules() -> None:
 def test_definitions_loaded_at_once_parse_the_project_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two processes loading the definitions at once (`dagster dev`'s webserver and daemon)
-    find the manifest missing together: one parses, the other waits and takes its manifest."""
+    """Two loaders of the definitions at once (`dagster dev`'s webserver and daemon; two
+    threads here) find the manifest missing together: one parses, the other waits and takes
+    its manifest."""
     project = DbtProject(project_dir=REPO_ROOT, profiles_dir=REPO_ROOT, target_path=tmp_path)
     parses: list[list[str]] = []
     run = subprocess.run
