@@ -62,13 +62,20 @@ class DbtBuildConfig(Config):
 
 
 class JaffleDltTranslator(DagsterDltTranslator):
-    def __init__(self, source_name: str) -> None:
+    """Specs from the resources alone. dagster-dlt reads the destination's name off a dlt
+    pipeline, but creating one creates its working folder; Dagster's webserver and daemon
+    load the definitions at once, and two processes creating one folder collide (dlt creates
+    it with `exist_ok=False`). The name comes from the destination instead."""
+
+    def __init__(self, source_name: str, destination_name: str) -> None:
         self.source_name = source_name
+        self.destination_name = destination_name
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
         spec = super().get_asset_spec(data)
         table = data.resource.name
         return spec.replace_attributes(
+            kinds={"dlt", self.destination_name},
             key=AssetKey([DBT_SOURCE_OF[self.source_name], table]),
             description=DESCRIPTIONS[self.source_name].format(
                 table=table, dataset=pipeline.DATASETS[self.source_name]
@@ -100,12 +107,10 @@ def materialize_results(summary: pipeline.RunSummary, source_name: str) -> Itera
 
 
 def ingestion_assets(source_name: str) -> Any:
-    translator = JaffleDltTranslator(source_name)
-    dlt_pipeline = pipeline.make_pipeline(source_name, warehouse.default_target())
+    target = warehouse.loading_target(warehouse.default_target())
+    translator = JaffleDltTranslator(source_name, warehouse.destination(target).destination_name)
     specs = [
-        translator.get_asset_spec(
-            DltResourceTranslatorData(resource=resource, pipeline=dlt_pipeline)
-        )
+        translator.get_asset_spec(DltResourceTranslatorData(resource=resource, pipeline=None))
         for resource in definition_source(source_name).selected_resources.values()
         # A table's second resource (its rejects fetched again) loads the same table.
         if not resource.name.endswith(REFETCH)

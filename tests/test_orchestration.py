@@ -4,7 +4,9 @@ as failed asset checks, and runs that never overlap."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -84,6 +86,22 @@ def test_definitions_loaded_at_once_parse_the_project_once(
     assert len(parses) == 1, parses
     assert manifests == [project.manifest_path] * 2
     assert "model.jaffle_elt.orders" in json.loads(project.manifest_path.read_text())["nodes"]
+
+
+def test_loading_the_definitions_writes_no_pipeline_state(tmp_path: Path) -> None:
+    """Loading the definitions creates no dlt pipeline, so the webserver and daemon (or two
+    test workers) loading them at once do not race to create its working folder."""
+    pipelines = tmp_path / "pipelines"
+    load = "from orchestration.definitions import defs; defs.resolve_asset_graph()"
+    subprocess.run(
+        [sys.executable, "-c", load],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PIPELINES_DIR": str(pipelines)},
+        check=True,
+    )
+    assert not pipelines.exists() or not any(pipelines.iterdir())
+    spec = next(iter(shop_api_assets.specs))
+    assert spec.kinds == {"dlt", "duckdb"}
 
 
 def test_the_instance_runs_one_job_at_a_time_per_warehouse(tmp_path: Path) -> None:
