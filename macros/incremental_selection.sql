@@ -3,10 +3,12 @@
     pipeline's loads complete in order, so this is exact: a row that lands a run late, a late
     item or a status change is picked up by the next build, whatever its `updated_at`.
     `lookback_hours` (default 0) re-reads loads from that long before as well, for setups
-    where loads can complete out of order (several writers to one raw table). -#}
+    where loads can complete out of order (several writers to one raw table). A model with no
+    rows yet reads every load. -#}
 {% macro incremental_since() -%}
+    {%- set newest = "coalesce(max(loaded_at), " ~ dbt.cast("'1970-01-01'", dbt.type_timestamp()) ~ ")" -%}
     (
-        select {{ dbt.dateadd('hour', '-' ~ var('lookback_hours'), 'max(loaded_at)') }}
+        select {{ dbt.dateadd('hour', '-' ~ var('lookback_hours'), newest) }}
         from {{ this }}
     )
 {%- endmacro %}
@@ -93,4 +95,20 @@
             on newest_loads.order_id = built.order_id
         where built.order_id is null or newest_loads.loaded_at > built.loaded_at
     )
+{%- endmacro %}
+
+
+{#- A mart kept per key (customers, product_mentions): incremental, rewriting the keys that
+    changed, where rows can be deleted by key. Spark's Parquet tables rewrite partitions, not
+    rows, and these marts have no day to partition by: there they are rebuilt whole. -#}
+{% macro keyed_mart_materialization() -%}
+    {{ return(adapter.dispatch('keyed_mart_materialization')()) }}
+{%- endmacro %}
+
+{% macro default__keyed_mart_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{% macro spark__keyed_mart_materialization() -%}
+    {{ return('table') }}
 {%- endmacro %}

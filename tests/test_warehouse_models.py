@@ -137,3 +137,46 @@ def test_incremental_builds_equal_a_full_refresh(
     rebuilt = marts(warehouse)
     for mart in MART_KEYS:
         assert rebuilt[mart] == incremental[mart], f"{mart}: incremental != full refresh"
+
+    # What product_mentions cannot rewrite tweet by tweet: a tweet loaded again that no
+    # longer names a product, then a product renamed. Each rebuilds it whole.
+    (tweet,) = warehouse.query("select min(tweet_id) from analytics.product_mentions")[0]
+    load = add_completed_load(warehouse)
+    warehouse.query_write(
+        f"update raw.tweets set content = 'nothing on the menu', _dlt_load_id = '{load}' "
+        f"where id = '{tweet}'"
+    )
+    assert tweet not in {row[0] for row in assert_mentions_equal_a_full_refresh(warehouse)}
+    (product,) = warehouse.query("select min(product_id) from analytics.product_mentions")[0]
+    load = add_completed_load(warehouse)
+    for table, load_column in (
+        ("raw.products", f", _dlt_load_id = '{load}'"),
+        ("raw_catalog.products", ""),
+    ):
+        warehouse.query_write(
+            f"update {table} set name = 'a name no tweet says'{load_column} where sku = '{product}'"
+        )
+    assert product not in {row[1] for row in assert_mentions_equal_a_full_refresh(warehouse)}
+
+
+def add_completed_load(warehouse: Warehouse) -> str:
+    """A load id after every shop load, recorded as completed (as dlt does at the end of a
+    load); rows stamped with it read as loaded then."""
+    (latest,) = warehouse.query("select max(load_id) from raw._dlt_loads where status = 0")[0]
+    load = f"{float(latest) + 60:.6f}"
+    warehouse.query_write(
+        "insert into raw._dlt_loads (load_id, schema_name, status, inserted_at, "
+        f"schema_version_hash) select '{load}', schema_name, status, inserted_at, "
+        f"schema_version_hash from raw._dlt_loads where load_id = '{latest}'"
+    )
+    return load
+
+
+def assert_mentions_equal_a_full_refresh(warehouse: Warehouse) -> list[tuple[Any, ...]]:
+    """An incremental build's product_mentions, checked against a full refresh of it."""
+    query = f"select * from analytics.product_mentions order by {MART_KEYS['product_mentions']}"
+    warehouse.dbt("build")
+    incremental = warehouse.query(query)
+    warehouse.dbt("build", "--select", "product_mentions", "--full-refresh")
+    assert warehouse.query(query) == incremental, "product_mentions: incremental != full refresh"
+    return incremental

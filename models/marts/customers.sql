@@ -1,14 +1,57 @@
+{{
+    config(
+        materialized=keyed_mart_materialization(),
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ log_write_for_publish(incremental_since()) }}"
+    )
+}}
+
+-- depends_on: {{ ref('stg_shop__loads') }}
+
 with
+
+{% if is_incremental() %}
+
+    customers_to_rebuild as (
+
+        select customer_id from {{ ref('stg_shop__customers') }}
+        where load_id in (
+            select load_id from {{ ref('stg_shop__loads') }}
+            where loaded_at > {{ incremental_since() }}
+        )
+
+        union
+
+        select customer_id from {{ ref('orders') }}
+        where loaded_at > {{ incremental_since() }}
+
+    ),
+
+{% endif %}
 
 customers as (
 
     select * from {{ ref('stg_shop__customers') }}
+
+    {% if is_incremental() %}
+        where customer_id in (
+            select customers_to_rebuild.customer_id from customers_to_rebuild
+        )
+    {% endif %}
 
 ),
 
 orders as (
 
     select * from {{ ref('orders') }}
+
+    {% if is_incremental() %}
+        where customer_id in (
+            select customers_to_rebuild.customer_id from customers_to_rebuild
+        )
+    {% endif %}
 
 ),
 
@@ -22,7 +65,8 @@ customer_orders_summary as (
         max(ordered_at) as last_ordered_at,
         sum(case when is_returned then 0 else subtotal end) as lifetime_spend_pretax,
         sum(case when is_returned then 0 else tax_paid end) as lifetime_tax_paid,
-        sum(case when is_returned then 0 else order_total end) as lifetime_spend
+        sum(case when is_returned then 0 else order_total end) as lifetime_spend,
+        max(loaded_at) as orders_loaded_at
 
     from orders
 
@@ -55,7 +99,12 @@ final as (
             when customer_orders_summary.lifetime_order_count > 1 then 'returning'
             when customer_orders_summary.lifetime_order_count = 1 then 'new'
             else 'prospect'
-        end as customer_type
+        end as customer_type,
+        case
+            when customer_orders_summary.orders_loaded_at > customers.loaded_at
+                then customer_orders_summary.orders_loaded_at
+            else customers.loaded_at
+        end as loaded_at
 
     from customers
 

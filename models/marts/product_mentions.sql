@@ -1,8 +1,49 @@
+{{
+    config(
+        materialized=keyed_mart_materialization(),
+        unique_key='tweet_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        pre_hook=[
+            "{{ log_write_for_publish(mentions_since()) }}",
+            "{{ mentions_rebuild_all() }}"
+        ]
+    )
+}}
+
+-- depends_on: {{ ref('stg_shop__loads') }}
+
 with
+
+{% if is_incremental() %}
+
+    tweets_to_rebuild as (
+
+        select tweet_id from {{ ref('stg_shop__tweets') }}
+        where load_id in (
+            select load_id from {{ ref('stg_shop__loads') }}
+            where loaded_at > {{ incremental_since() }}
+        )
+
+        union
+
+        select tweet_id from {{ ref('stg_shop__tweets') }}
+        where customer_id in (
+            select customer_id from {{ ref('customers') }}
+            where loaded_at > {{ incremental_since() }}
+        )
+
+    ),
+
+{% endif %}
 
 tweets as (
 
     select * from {{ ref('stg_shop__tweets') }}
+
+    {% if is_incremental() %}
+        where tweet_id in (select tweets_to_rebuild.tweet_id from tweets_to_rebuild)
+    {% endif %}
 
 ),
 
@@ -23,9 +64,11 @@ mentions as (
     select
         tweets.tweet_id,
         products.product_id,
+        products.product_name,
         tweets.customer_id,
         tweets.tweet_client,
-        tweets.tweeted_at
+        tweets.tweeted_at,
+        tweets.loaded_at
 
     from tweets
 
@@ -39,12 +82,17 @@ final as (
     select
         mentions.tweet_id,
         mentions.product_id,
+        mentions.product_name,
         mentions.customer_id,
         customers.customer_type,
         customers.is_deleted as is_deleted_customer,
         mentions.tweet_client,
         mentions.tweeted_at,
-        {{ dbt.cast(dbt.date_trunc('day', 'mentions.tweeted_at'), 'date') }} as tweeted_on
+        {{ dbt.cast(dbt.date_trunc('day', 'mentions.tweeted_at'), 'date') }} as tweeted_on,
+        case
+            when customers.loaded_at > mentions.loaded_at then customers.loaded_at
+            else mentions.loaded_at
+        end as loaded_at
 
     from mentions
 

@@ -11,6 +11,7 @@ final as (
     select
         ----------  ids
         id as customer_id,
+        _dlt_load_id as load_id,
 
         ---------- properties
         name as customer_name,

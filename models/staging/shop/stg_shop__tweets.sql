@@ -12,6 +12,7 @@ final as (
         ----------  ids
         id as tweet_id,
         user_id as customer_id,
+        _dlt_load_id as load_id,
 
         ---------- text
         content as tweet_content,
