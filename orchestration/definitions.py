@@ -61,7 +61,7 @@ def ingest_and_build_job(name: str, description: str, full_test_suite: bool) -> 
 
 hourly_job = ingest_and_build_job(
     "hourly_ingest_and_build",
-    "Incremental ingest of both sources, then dbt build without the singular tests.",
+    "Incremental ingest of both sources, then dbt build without the singular and unit tests.",
     full_test_suite=False,
 )
 nightly_job = ingest_and_build_job(
