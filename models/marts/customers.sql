@@ -14,18 +14,24 @@ with
 
 {% if is_incremental() %}
 
+    new_loads as (
+
+        select load_id from {{ ref('stg_shop__loads') }}
+        where loaded_at > {{ incremental_since() }}
+
+    ),
+
     customers_to_rebuild as (
 
-        select customer_id from {{ ref('stg_shop__customers') }}
-        where load_id in (
-            select load_id from {{ ref('stg_shop__loads') }}
-            where loaded_at > {{ incremental_since() }}
-        )
+        select customers.customer_id
+        from {{ ref('stg_shop__customers') }} as customers
+        inner join new_loads on customers.load_id = new_loads.load_id
 
         union
 
-        select customer_id from {{ ref('orders') }}
-        where loaded_at > {{ incremental_since() }}
+        select orders.customer_id
+        from {{ ref('orders') }} as orders
+        where orders.loaded_at > {{ incremental_since() }}
 
     ),
 

@@ -17,21 +17,31 @@ with
 
 {% if is_incremental() %}
 
+    new_loads as (
+
+        select load_id from {{ ref('stg_shop__loads') }}
+        where loaded_at > {{ incremental_since() }}
+
+    ),
+
+    changed_customers as (
+
+        select customer_id from {{ ref('customers') }}
+        where loaded_at > {{ incremental_since() }}
+
+    ),
+
     tweets_to_rebuild as (
 
-        select tweet_id from {{ ref('stg_shop__tweets') }}
-        where load_id in (
-            select load_id from {{ ref('stg_shop__loads') }}
-            where loaded_at > {{ incremental_since() }}
-        )
+        select tweets.tweet_id
+        from {{ ref('stg_shop__tweets') }} as tweets
+        inner join new_loads on tweets.load_id = new_loads.load_id
 
         union
 
-        select tweet_id from {{ ref('stg_shop__tweets') }}
-        where customer_id in (
-            select customer_id from {{ ref('customers') }}
-            where loaded_at > {{ incremental_since() }}
-        )
+        select tweets.tweet_id
+        from {{ ref('stg_shop__tweets') }} as tweets
+        inner join changed_customers on tweets.customer_id = changed_customers.customer_id
 
     ),
 
