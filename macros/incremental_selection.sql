@@ -14,6 +14,13 @@
 {%- endmacro %}
 
 
+{#- The loads completed after `since`, from a relation of loads (`load_id`, `loaded_at`): the
+    rows an incremental build takes are those that came in them. -#}
+{% macro loads_since(loads, since) -%}
+    select load_id from {{ loads }} where loaded_at > {{ since }}
+{%- endmacro %}
+
+
 {#- The orders to rebuild: those whose own row, or any of whose items, came in a load after
     `since` (a relation of loads, `load_id` and `loaded_at`, says which loads those are). A
     late item changes its order's totals as much as a status change does. Rows are selected by
@@ -21,9 +28,7 @@
     history (raw rows are appended in load order, and its scans skip blocks by their min/max),
     and no warehouse converts every row's load id to a time. -#}
 {% macro changed_order_ids(orders, order_items, loads, since) -%}
-    {%- set new_loads -%}
-        select load_id from {{ loads }} where loaded_at > {{ since }}
-    {%- endset -%}
+    {%- set new_loads = loads_since(loads, since) -%}
     select order_id from {{ orders }}
     where load_id in ({{ new_loads }})
 

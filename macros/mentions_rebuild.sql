@@ -28,8 +28,7 @@
             on tweets.tweet_id = mentioned.tweet_id
         where
             tweets.load_id in (
-                select load_id from {{ ref('stg_shop__loads') }}
-                where loaded_at > {{ incremental_since() }}
+                {{ loads_since(ref('stg_shop__loads'), incremental_since()) }}
             )
             and tweets.loaded_at > mentioned.loaded_at
     )

@@ -16,8 +16,7 @@ with
 
     new_loads as (
 
-        select load_id from {{ ref('stg_shop__loads') }}
-        where loaded_at > {{ incremental_since() }}
+        {{ loads_since(ref('stg_shop__loads'), incremental_since()) }}
 
     ),
 
