@@ -102,7 +102,7 @@ def run(
     with run_lock(lock, wait_seconds):
         finish_interrupted_normalize(pipeline)
         if pipeline.has_pending_data and full_refresh:
-            pipeline.drop_pending_packages()  # a full refresh reads everything again
+            pipeline.abort_packages()  # a full refresh reads everything again
         if pipeline.has_pending_data:
             # A run stopped after extracting left its package (and the state that counts its
             # rows as read): load it first, or dlt would load it instead of extracting anew.
@@ -198,5 +198,5 @@ def _roll_back(pipeline: dlt.Pipeline) -> None:
     local state whose cursors already count its rows as loaded. Drop the package and take the
     state back from the warehouse, where it was committed with the last load that landed: the
     next run extracts those rows again."""
-    pipeline.drop_pending_packages()
+    pipeline.abort_packages()
     pipeline.sync_destination()
