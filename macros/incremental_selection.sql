@@ -21,12 +21,12 @@
 {%- endmacro %}
 
 
-{#- The orders to rebuild: those whose own row, or any of whose items, came in a load after
-    `since` (a relation of loads, `load_id` and `loaded_at`, says which loads those are). A
-    late item changes its order's totals as much as a status change does. Rows are selected by
-    the few new load ids rather than by a `loaded_at` computed for every row: DuckDB then skips
-    history (raw rows are appended in load order, and its scans skip blocks by their min/max),
-    and no warehouse converts every row's load id to a time. -#}
+{#- The orders changed since `since`: those whose own row, or any of whose items, came in a
+    load after it (a relation of loads, `load_id` and `loaded_at`, says which loads those
+    are). A late item changes its order's totals as much as a status change does. Rows are
+    selected by the few new load ids rather than by a `loaded_at` computed for every row:
+    DuckDB then skips history (raw rows are appended in load order, and its scans skip blocks
+    by their min/max), and no warehouse converts every row's load id to a time. -#}
 {% macro changed_order_ids(orders, order_items, loads, since) -%}
     {%- set new_loads = loads_since(loads, since) -%}
     select order_id from {{ orders }}
@@ -39,19 +39,18 @@
 {%- endmacro %}
 
 
-{#- The orders an incremental build of an order fact rewrites, and how (its
-    `incremental_strategy`).
+{#- How an incremental build of an order fact (`orders`, `order_items`) rewrites rows: its
+    `incremental_strategy`.
 
-    Where rows can be deleted by key, in one transaction: the changed orders (`delete+insert`).
+    Where rows can be deleted by key, in one transaction: the rows of the changed orders
+    (`delete+insert`). The models find them without reading history: the rows loaded since
+    by load id, and the rows built before from the facts themselves, by order and day (an
+    order never moves to another day, `ordered_at` is fixed when it is placed, and the facts
+    are written in day order, so a lookup by day reads a few blocks).
 
     On Spark's Parquet tables, which rewrite partitions, not rows: every order of the days
-    the changed orders were placed on (`insert_overwrite` of those days; an order never moves
-    to another day, `ordered_at` is fixed when it is placed). A partition overwrite is not one
-    transaction: a cluster lost during its commit can leave some days rewritten and others
-    not, and the newest load in the table would then hide the others' changes. So on Spark an
-    order counts as changed when its row or an item was loaded after the load the table holds
-    for it (or it is not there yet), compared key by key: exact after any interruption, and
-    `lookback_hours` is not needed. -#}
+    the changed orders were placed on (`insert_overwrite` of those days,
+    `orders_of_changed_days` below). -#}
 {% macro fact_incremental_strategy() -%}
     {{ return(adapter.dispatch('fact_incremental_strategy')()) }}
 {%- endmacro %}
@@ -65,19 +64,25 @@
 {%- endmacro %}
 
 
-{% macro orders_to_rebuild(orders, order_items, loads, since) -%}
-    {{ return(adapter.dispatch('orders_to_rebuild')(orders, order_items, loads, since)) }}
+{#- The UTC day of a timestamp expression: the facts' partition key. -#}
+{% macro order_date(timestamp) -%}
+    {{ dbt.cast(dbt.date_trunc('day', timestamp), 'date') }}
 {%- endmacro %}
 
-{% macro default__orders_to_rebuild(orders, order_items, loads, since) -%}
-    {{ changed_order_ids(orders, order_items, loads, since) }}
-{%- endmacro %}
 
-{% macro spark__orders_to_rebuild(orders, order_items, loads, since) -%}
-    {%- set order_date = dbt.cast(dbt.date_trunc('day', 'ordered_at'), 'date') -%}
+{#- For `insert_overwrite`: every order (of `orders`, with `order_id`, `ordered_at`,
+    `loaded_at`) placed on a day on which an order changed, by its row or an item (of
+    `order_items`, with `order_id`, `loaded_at`). A partition overwrite is not one
+    transaction: a cluster lost during its commit can leave some days rewritten and others
+    not, and the newest load in the table would then hide the others' changes. So an order
+    counts as changed when its row or an item was loaded after the load the table holds for
+    it (or it is not there yet), compared key by key: exact after any interruption, and
+    `lookback_hours` is not needed. -#}
+{% macro orders_of_changed_days(orders, order_items) -%}
+    {%- set day = order_date('ordered_at') -%}
     select order_id from {{ orders }}
-    where {{ order_date }} in (
-        select {{ order_date }}
+    where {{ day }} in (
+        select {{ day }}
         from (
             select
                 orders.order_id,

@@ -2,15 +2,10 @@
 
 from collections.abc import Callable
 
-# Dispatched macros that render a whole query, not an expression: they lint as a query of a
-# table function of the same name.
-QUERY_MACROS = {"orders_to_rebuild"}
-
 
 def dispatch(macro_name: str, macro_namespace: str | None = None) -> Callable[..., str]:
     def render(*args: object) -> str:
-        call = f"{macro_name}({', '.join(str(arg) for arg in args)})"
-        return f"select * from {call}" if macro_name in QUERY_MACROS else call
+        return f"{macro_name}({', '.join(str(arg) for arg in args)})"
 
     return render
 

@@ -13,18 +13,49 @@
 
 -- depends_on: {{ ref('stg_shop__loads') }}
 
+{%- set rewrites_days = fact_incremental_strategy() == 'insert_overwrite' %}
+
 with
 
-{% if is_incremental() %}
+{% if is_incremental() and rewrites_days %}
 
     orders_to_rebuild as (
 
-        {{ orders_to_rebuild(
-            ref('stg_shop__orders'),
-            ref('int_order_items_priced'),
-            ref('stg_shop__loads'),
-            incremental_since()
-        ) }}
+        {{ orders_of_changed_days(ref('stg_shop__orders'), ref('order_items')) }}
+
+    ),
+
+{% elif is_incremental() %}
+
+    new_loads as (
+
+        {{ loads_since(ref('stg_shop__loads'), incremental_since()) }}
+
+    ),
+
+    changed_orders as (
+
+        select * from {{ ref('stg_shop__orders') }}
+        where load_id in (select new_loads.load_id from new_loads)
+
+    ),
+
+    -- The orders to rebuild, by id and day: those loaded since, and those whose items
+    -- `order_items` rewrote since (a new or changed item, or a changed order).
+    orders_to_rebuild as (
+
+        select
+            order_id,
+            {{ order_date('ordered_at') }} as order_date
+        from changed_orders
+
+        union
+
+        select
+            order_id,
+            order_date
+        from {{ ref('order_items') }}
+        where loaded_at > {{ incremental_since() }} and order_date is not null
 
     ),
 
@@ -32,20 +63,77 @@ with
 
 orders as (
 
-    select * from {{ ref('stg_shop__orders') }}
+    {% if is_incremental() and rewrites_days %}
 
-    {% if is_incremental() %}
+        select * from {{ ref('stg_shop__orders') }}
         where order_id in (select orders_to_rebuild.order_id from orders_to_rebuild)
+
+    {% elif is_incremental() %}
+
+        select
+            order_id,
+            customer_id,
+            location_id,
+            order_status,
+            order_channel,
+            subtotal,
+            tax_paid,
+            order_total,
+            ordered_at,
+            updated_at,
+            loaded_at
+        from changed_orders
+
+        union all
+
+        -- An order that only got an item: its own columns are as built, found by id and day.
+        select
+            built.order_id,
+            built.customer_id,
+            built.location_id,
+            built.order_status,
+            built.order_channel,
+            built.subtotal,
+            built.tax_paid,
+            built.order_total,
+            built.ordered_at,
+            built.updated_at,
+            built.loaded_at
+        from {{ this }} as built
+        inner join orders_to_rebuild
+            on
+                built.order_id = orders_to_rebuild.order_id
+                and built.order_date = orders_to_rebuild.order_date
+        where built.order_id not in (select changed_orders.order_id from changed_orders)
+
+    {% else %}
+
+        select * from {{ ref('stg_shop__orders') }}
+
     {% endif %}
 
 ),
 
 order_items as (
 
-    select * from {{ ref('int_order_items_priced') }}
+    {% if is_incremental() and rewrites_days %}
 
-    {% if is_incremental() %}
+        select * from {{ ref('order_items') }}
         where order_id in (select orders_to_rebuild.order_id from orders_to_rebuild)
+
+    {% elif is_incremental() %}
+
+        select order_items.*
+        from {{ ref('order_items') }} as order_items
+        inner join orders_to_rebuild
+            on
+                order_items.order_id = orders_to_rebuild.order_id
+                and order_items.order_date = orders_to_rebuild.order_date
+
+    {% else %}
+
+        select * from {{ ref('order_items') }}
+
     {% endif %}
 
 ),
@@ -92,7 +180,7 @@ final as (
             orders.subtotal - coalesce(order_items_summary.order_cost, 0) as decimal(16, 2)
         ) as gross_margin,
         orders.ordered_at,
-        {{ dbt.cast(dbt.date_trunc('day', 'orders.ordered_at'), 'date') }} as order_date,
+        {{ order_date('orders.ordered_at') }} as order_date,
         orders.updated_at,
         case
             when order_items_summary.items_loaded_at > orders.loaded_at
