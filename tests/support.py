@@ -71,6 +71,19 @@ class Warehouse:
         return result.stdout
 
 
+def add_completed_load(warehouse: Warehouse) -> str:
+    """A load id after every shop load, recorded as completed (as dlt does at the end of a
+    load); raw rows stamped with it read as loaded then."""
+    (latest,) = warehouse.query("select max(load_id) from raw._dlt_loads where status = 0")[0]
+    load = f"{float(latest) + 60:.6f}"
+    warehouse.query_write(
+        "insert into raw._dlt_loads (load_id, schema_name, status, inserted_at, "
+        f"schema_version_hash) select '{load}', schema_name, status, inserted_at, "
+        f"schema_version_hash from raw._dlt_loads where load_id = '{latest}'"
+    )
+    return load
+
+
 def dbt_worker_environment(env: dict[str, str]) -> dict[str, str]:
     """Under `make test`'s parallel workers (pytest-xdist), each worker's dbt keeps its
     artifacts, partial parse and log apart: two dbt processes writing one `manifest.json`

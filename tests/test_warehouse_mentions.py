@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ingestion import pipeline
-from tests.support import FAST_UPSTREAM, Warehouse, history_start
+from tests.support import FAST_UPSTREAM, Warehouse, add_completed_load, history_start
 from upstream.process import UpstreamProcess
 
 MENTIONS = "select * from analytics.product_mentions order by tweet_id, product_id"
@@ -51,19 +51,6 @@ def test_an_edited_tweet_and_a_renamed_product_rebuild_the_mentions(
             f"update {table} set name = 'a name no tweet says'{stamp} where sku = '{product}'"
         )
     assert product not in {row[1] for row in assert_mentions_equal_a_full_refresh(warehouse)}
-
-
-def add_completed_load(warehouse: Warehouse) -> str:
-    """A load id after every shop load, recorded as completed (as dlt does at the end of a
-    load); rows stamped with it read as loaded then."""
-    (latest,) = warehouse.query("select max(load_id) from raw._dlt_loads where status = 0")[0]
-    load = f"{float(latest) + 60:.6f}"
-    warehouse.query_write(
-        "insert into raw._dlt_loads (load_id, schema_name, status, inserted_at, "
-        f"schema_version_hash) select '{load}', schema_name, status, inserted_at, "
-        f"schema_version_hash from raw._dlt_loads where load_id = '{latest}'"
-    )
-    return load
 
 
 def assert_mentions_equal_a_full_refresh(warehouse: Warehouse) -> list[tuple[Any, ...]]:
