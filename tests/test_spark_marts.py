@@ -89,9 +89,9 @@ def run(command: list[str], env: dict[str, str]) -> str:
     return result.stdout
 
 
-def kill_when(command: list[str], env: dict[str, str], ready: Any) -> bool:
+def kill_when(command: list[str], env: dict[str, str], ready: Any) -> tuple[bool, str]:
     """Start `command`, SIGKILL it (and its children) as soon as `ready(line)` holds for a
-    line it printed; whether it was still running then."""
+    line it printed; whether it was still running then, and what it printed."""
     process = subprocess.Popen(
         command,
         cwd=REPO_ROOT,
@@ -102,14 +102,16 @@ def kill_when(command: list[str], env: dict[str, str], ready: Any) -> bool:
         start_new_session=True,
     )
     assert process.stdout is not None
+    printed = []
     for line in process.stdout:
+        printed.append(line)
         if ready(line):
             break
     running = process.poll() is None
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     process.stdout.close()
-    return running
+    return running, "".join(printed[-30:])
 
 
 def kill_mid_load(command: list[str], env: dict[str, str], dataset: Path) -> bool:
@@ -233,8 +235,10 @@ def test_spark_marts_reconcile_and_equal_a_full_refresh_and_duckdb(
         happened[change] += count
     run(ingest_command("spark"), on["spark"])
     unbuffered = {**on["spark"], "PYTHONUNBUFFERED": "1"}  # each line as dbt prints it
-    started = kill_when(incremental_run, unbuffered, lambda line: "model analytics.orders " in line)
-    assert started, "the Spark run ended before the orders mart"
+    started, printed = kill_when(
+        incremental_run, unbuffered, lambda line: "model analytics.orders " in line
+    )
+    assert started, f"the Spark run ended before the orders mart:\n{printed}"
     run(incremental_run, on["spark"])
     for change in ("completed_orders", "returned_orders", "late_items", "deleted_customers"):
         assert happened[change] > 0, f"no {change} in {2 * DAYS_PER_ROUND} days: {happened}"

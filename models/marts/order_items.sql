@@ -20,9 +20,7 @@ with
 
     orders_to_rebuild as (
 
-        {{ orders_of_changed_days(
-            ref('stg_shop__orders'), ref('int_order_items_priced'), incremental_since()
-        ) }}
+        {{ orders_of_changed_days(ref('stg_shop__orders'), ref('int_order_items_priced')) }}
 
     ),
 
