@@ -21,6 +21,13 @@
 {%- endmacro %}
 
 
+{#- The rows of `relation` (with a `load_id`) that came in the loads completed after `since`. -#}
+{% macro rows_loaded_since(relation, loads, since) -%}
+    select * from {{ relation }}
+    where load_id in ({{ loads_since(loads, since) }})
+{%- endmacro %}
+
+
 {#- The orders changed since `since`: those whose own row, or any of whose items, came in a
     load after it (a relation of loads, `load_id` and `loaded_at`, says which loads those
     are). A late item changes its order's totals as much as a status change does. Rows are

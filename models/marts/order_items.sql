@@ -13,6 +13,10 @@
 -- depends_on: {{ ref('stg_shop__loads') }}
 
 {%- set rewrites_days = fact_incremental_strategy() == 'insert_overwrite' %}
+{%- set item_columns = [
+    'order_item_id', 'order_id', 'product_id', 'product_name', 'product_type', 'is_food_item',
+    'is_drink_item', 'item_price', 'supply_cost', 'added_at', 'loaded_at'
+] %}
 
 with
 
@@ -27,23 +31,19 @@ with
 
 {% elif is_incremental() %}
 
-    new_loads as (
-
-        {{ loads_since(ref('stg_shop__loads'), incremental_since()) }}
-
-    ),
-
     changed_orders as (
 
-        select * from {{ ref('stg_shop__orders') }}
-        where load_id in (select new_loads.load_id from new_loads)
+        {{ rows_loaded_since(
+            ref('stg_shop__orders'), ref('stg_shop__loads'), incremental_since()
+        ) }}
 
     ),
 
     new_items as (
 
-        select * from {{ ref('int_order_items_priced') }}
-        where load_id in (select new_loads.load_id from new_loads)
+        {{ rows_loaded_since(
+            ref('int_order_items_priced'), ref('stg_shop__loads'), incremental_since()
+        ) }}
 
     ),
 
@@ -80,35 +80,13 @@ order_items as (
 
     {% elif is_incremental() %}
 
-        select
-            order_item_id,
-            order_id,
-            product_id,
-            product_name,
-            product_type,
-            is_food_item,
-            is_drink_item,
-            item_price,
-            supply_cost,
-            added_at,
-            loaded_at
+        select {{ item_columns | join(', ') }}
         from new_items
 
         union all
 
         -- Their order is newer than they are: their `loaded_at` becomes the order's below.
-        select
-            order_item_id,
-            order_id,
-            product_id,
-            product_name,
-            product_type,
-            is_food_item,
-            is_drink_item,
-            item_price,
-            supply_cost,
-            added_at,
-            loaded_at
+        select {{ item_columns | join(', ') }}
         from built_items_of_changed_orders
         where
             order_item_id not in (select new_items.order_item_id from new_items)

@@ -27,16 +27,11 @@ with
 
 {% elif is_incremental() %}
 
-    new_loads as (
-
-        {{ loads_since(ref('stg_shop__loads'), incremental_since()) }}
-
-    ),
-
     changed_orders as (
 
-        select * from {{ ref('stg_shop__orders') }}
-        where load_id in (select new_loads.load_id from new_loads)
+        {{ rows_loaded_since(
+            ref('stg_shop__orders'), ref('stg_shop__loads'), incremental_since()
+        ) }}
 
     ),
 
