@@ -4,7 +4,11 @@
         unique_key='order_item_id',
         incremental_strategy=fact_incremental_strategy(),
         on_schema_change='append_new_columns',
-        pre_hook="{{ log_write_for_publish(incremental_since()) }}",
+        pre_hook=[
+            "{{ log_write_for_publish(incremental_since()) }}",
+            "{{ common_subplan_elimination(enabled=false) }}"
+        ],
+        post_hook="{{ common_subplan_elimination(enabled=true) }}",
         partition_by={'field': 'order_date', 'granularity': 'day'},
         cluster_by=['product_id']
     )
@@ -113,7 +117,8 @@ orders as (
         union all
 
         -- The order of an item loaded without it (an upstream that adds an item without
-        -- touching its order): looked up by id, so read only when there is one.
+        -- touching its order): looked up by id, so read only when there is one. (A second
+        -- read of the view in one statement: see the hooks, macros/common_subplan.sql.)
         select * from {{ ref('stg_shop__orders') }}
         where order_id in (
             select new_items.order_id from new_items
