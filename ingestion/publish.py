@@ -14,12 +14,12 @@ the model logs its writes (macros/publish_log.sql), finding those keys reads onl
 loaded after what its incremental builds since the last publish selected by, not every
 row. Once the replaced rows have grown the file to 1.5x its last whole copy, the next one is
 whole.
+The snapshot before the previous one is kept too (the spare, a second name of the file
+readers had before the last swap): the next publish brings it level and swaps it in instead
+of copying the previous one, unless a reader still has it open (DuckDB then refuses to open
+it for writing), when the previous one is copied as before.
 
-PostgreSQL serves concurrent readers itself, but dbt commits model by model: a dashboard
-reading `analytics` during a build sees some marts of the new build beside others of the
-old. So readers get `analytics_published`: the `analytics` tables copied next to the old
-ones and swapped in by renames, all in one transaction. A reader's statement sees every
-table of the previous build or every table of the new one.
+PostgreSQL: ingestion/publish_postgres.py.
 """
 
 from __future__ import annotations
@@ -40,25 +40,16 @@ from ingestion.warehouse import (
     dbt_target_path,
     default_target,
     duckdb_path,
-    postgres_url,
 )
 from ingestion.warehouse_file import holding_warehouse_file
 
 SCHEMA = "analytics"
-PUBLISHED_SCHEMA = "analytics_published"  # PostgreSQL: where readers point
-LOCK_WAIT_SECONDS = 120.0  # readers busy on the published tables for longer fail the publish
 # dbt's own bookkeeping in `analytics`, not marts (macros/tests_since_last_build.sql and
 # macros/publish_log.sql).
 WRITE_LOG = "dbt_publish_log"
 NOT_PUBLISHED = ("dbt_tests_since_last_build", WRITE_LOG)
 LOGS_WRITES = "log_write_for_publish"  # the hook of a model whose writes are logged
 GROWTH_LIMIT = 1.5  # DuckDB: a snapshot grown past this multiple of a whole copy is copied whole
-# Tables and partitioned tables, not their partitions nor what a stopped dbt run left.
-TABLES_OF = r"""
-    select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = %s and c.relkind in ('r', 'p') and not c.relispartition
-      and c.relname not like '%%\_\_dbt\_%%' and c.relname <> all(%s) order by 1
-"""
 
 
 def published_path(warehouse: Path | None = None) -> Path:
@@ -83,14 +74,22 @@ def publish(
     models = keyed_models(manifest or dbt_manifest_path())
     whole_size = target.with_name(f".{target.name}.whole-size")
     whole = not starts_from_previous(target, whole_size)
-    # The write log's position the snapshot is level with, kept beside it (after the swap: a
-    # stale one only means comparing more).
+    # The write log's position each snapshot is level with, kept beside it (after the swap:
+    # a stale one only means comparing more).
     log_mark = target.with_name(f".{target.name}.log-mark")
-    published_through = None if whole else read_log_mark(log_mark)
-    log_mark.unlink(missing_ok=True)
-    try:
-        if not whole:
+    spare = target.with_name(f".{target.name}.spare")
+    spare_mark = target.with_name(f".{target.name}.spare.log-mark")
+    previous_through = read_log_mark(log_mark)
+    published_through = None
+    if not whole:
+        if take_spare(spare, staged, whole_size):
+            published_through = read_log_mark(spare_mark)
+        else:
             shutil.copyfile(target, staged)
+            published_through = previous_through
+    for mark in (log_mark, spare_mark):
+        mark.unlink(missing_ok=True)
+    try:
         with holding_warehouse_file(str(warehouse)), duckdb.connect(str(staged)) as snapshot:
             snapshot.execute(f"attach '{warehouse}' as built (read_only)")
             built = table_columns(snapshot, "built")
@@ -118,14 +117,53 @@ def publish(
                         f'select * from built.{SCHEMA}."{table}"'
                     )
             snapshot.execute("detach built")
+        kept = keep_as_spare(target, spare)
         os.replace(staged, target)  # atomic: readers open the old file or the new one
+        if kept is not None:
+            os.replace(kept, spare)
+            if previous_through is not None:
+                write_log_mark(spare_mark, previous_through)
         if whole:
             whole_size.write_text(f"{target.stat().st_size}\n")
         if through is not None:
-            log_mark.write_text(f"{through[0]} {through[1]}\n")
+            write_log_mark(log_mark, through)
     finally:
         staged.unlink(missing_ok=True)
     return target, len(built)
+
+
+def take_spare(spare: Path, staged: Path, whole_size: Path) -> bool:
+    """Whether the spare snapshot became `staged`, to be brought level and swapped in: not
+    when there is none, when it has grown too large (as the previous one would be), or when a
+    reader still has it open. (Readers open the published name only, so none opens it
+    after this.)"""
+    if not spare.exists():
+        return False
+    if not starts_from_previous(spare, whole_size):
+        spare.unlink()
+        return False
+    os.replace(spare, staged)
+    try:
+        # A reader, even a read-only one, holds a lock on the file until it closes it.
+        duckdb.connect(str(staged)).close()
+    except duckdb.IOException:
+        staged.unlink()  # the reader keeps its file until it closes it
+        return False
+    return True
+
+
+def keep_as_spare(target: Path, spare: Path) -> Path | None:
+    """A second name for the snapshot about to be replaced, so that it outlives the swap as
+    the next spare; None when there is no snapshot yet or no hard link can be made."""
+    if not target.exists():
+        return None
+    kept = spare.with_name(f"{spare.name}.{os.getpid()}.tmp")
+    kept.unlink(missing_ok=True)
+    try:
+        os.link(target, kept)
+    except OSError:
+        return None
+    return kept
 
 
 def starts_from_previous(target: Path, whole_size: Path) -> bool:
@@ -148,6 +186,10 @@ def read_log_mark(path: Path) -> LogPosition | None:
         return identity, int(position)
     except (OSError, ValueError):
         return None
+
+
+def write_log_mark(path: Path, position: LogPosition) -> None:
+    path.write_text(f"{position[0]} {position[1]}\n")
 
 
 def logged_writes(
@@ -274,77 +316,6 @@ def keyed_models(manifest: Path) -> dict[str, KeyedModel]:
     return models
 
 
-def publish_postgres(url: str | None = None) -> tuple[str, int]:
-    """Copy the `analytics` tables into `analytics_published` and swap them in, in one
-    transaction; the schema and the number of tables."""
-    import psycopg2
-    from psycopg2 import sql
-
-    connection = psycopg2.connect(url or postgres_url(role="TRANSFORMER"), connect_timeout=10)
-    try:
-        with connection, connection.cursor() as cursor:
-            published = sql.Identifier(PUBLISHED_SCHEMA)
-            cursor.execute(
-                "select 1 from information_schema.schemata where schema_name = %s",
-                (PUBLISHED_SCHEMA,),
-            )
-            if cursor.fetchone() is None:  # `make roles` creates it for the transformer
-                cursor.execute(sql.SQL("create schema {}").format(published))
-            cursor.execute(TABLES_OF, (SCHEMA, list(NOT_PUBLISHED)))
-            tables = [name for (name,) in cursor.fetchall()]
-            cursor.execute(TABLES_OF, (PUBLISHED_SCHEMA, list(NOT_PUBLISHED)))
-            published_now = [name for (name,) in cursor.fetchall()]
-            for table in tables:
-                staged = sql.Identifier(f"{table}__publishing")
-                cursor.execute(
-                    sql.SQL("create table {}.{} as select * from {}.{}").format(
-                        published, staged, sql.Identifier(SCHEMA), sql.Identifier(table)
-                    )
-                )
-            lock_published_tables(cursor, published_now)
-            for table in published_now:
-                cursor.execute(sql.SQL("drop table {}.{}").format(published, sql.Identifier(table)))
-            for table in tables:
-                cursor.execute(
-                    sql.SQL("alter table {}.{} rename to {}").format(
-                        published,
-                        sql.Identifier(f"{table}__publishing"),
-                        sql.Identifier(table),
-                    )
-                )
-    finally:
-        connection.close()
-    return PUBLISHED_SCHEMA, len(tables)
-
-
-def lock_published_tables(cursor: Any, tables: list[str]) -> None:
-    """Every published table locked for the swap, all at once or none: a reader's statement
-    that holds one of them and waits for another would deadlock with a swap that took them
-    one by one, and PostgreSQL would cancel one side. So the lock never waits (NOWAIT): when
-    a reader holds a table, the attempt is undone and made again a moment later, and the
-    reader is never held up for longer than the renames."""
-    if not tables:
-        return
-    import psycopg2
-    from psycopg2 import sql
-
-    names = sql.SQL(", ").join(
-        sql.SQL("{}.{}").format(sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(t)) for t in tables
-    )
-    statement = sql.SQL("lock table {} in access exclusive mode nowait").format(names)
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    cursor.execute("savepoint swap")
-    while True:
-        try:
-            cursor.execute(statement)
-            return
-        except psycopg2.errors.LockNotAvailable:
-            cursor.execute("rollback to savepoint swap")
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 def publish_target(target: str) -> tuple[Path | str, int] | None:
     """Publish `target`'s marts for readers: where, and how many tables; None where readers
     get no copy: lake mode's read the Parquet files each model writes whole, Spark's query
@@ -352,6 +323,8 @@ def publish_target(target: str) -> tuple[Path | str, int] | None:
     if target == "duckdb":
         return publish()
     if target == "postgres":
+        from ingestion.publish_postgres import publish_postgres
+
         return publish_postgres()
     return None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,19 +20,23 @@ from typing import Any
 import duckdb
 import psycopg2
 
-from ingestion.publish import (
-    PUBLISHED_SCHEMA,
-    publish,
-    publish_postgres,
-    published_path,
-    starts_from_previous,
-)
+from ingestion.publish import publish, published_path, starts_from_previous
+from ingestion.publish_postgres import PUBLISHED_SCHEMA, publish_postgres
 from ingestion.warehouse import postgres_url
 from tests.conftest import postgres_database
 from tests.support import REPO_ROOT, Warehouse
 from tests.test_warehouse_models import ingest
 from upstream.process import UpstreamProcess
 
+# A reader in its own process (DuckDB's file locks are per process) that opens the snapshot,
+# reads, waits for a line on stdin and reads again.
+HOLDING_READER = """
+import sys, duckdb
+with duckdb.connect(sys.argv[1], read_only=True) as conn:
+    for _ in range(2):
+        print(conn.sql("select sum(v) from analytics.facts").fetchone()[0], flush=True)
+        sys.stdin.readline()
+"""
 # Two marts in one statement: a reader sees both from one build.
 TOTALS = (
     "select (select count(*) from {schema}.orders), (select sum(order_total) from "
@@ -326,3 +331,50 @@ def test_a_snapshot_is_copied_whole_again_once_it_has_grown(tmp_path: Path) -> N
     whole_size.write_text("2000\n")
     snapshot.unlink()
     assert not starts_from_previous(snapshot, whole_size)
+
+
+def test_the_spare_snapshot_is_reused_unless_a_reader_holds_it(tmp_path: Path) -> None:
+    """A publish brings the snapshot before the previous one (the spare) level and swaps it
+    in, instead of copying the previous one; not while a reader still has it open: that
+    reader keeps reading what it opened, and the publish copies instead."""
+    warehouse, snapshot = tmp_path / "warehouse.duckdb", tmp_path / "published.duckdb"
+    manifest = tmp_path / "manifest.json"
+    node = {"resource_type": "model", "name": "facts", "schema": "analytics"}
+    node["config"] = {"unique_key": "id"}
+    manifest.write_text(json.dumps({"nodes": {"model.p.facts": node}}))
+
+    def build_and_publish(statement: str) -> int:
+        """The snapshot's file (inode) after the warehouse ran `statement` and was published."""
+        with duckdb.connect(str(warehouse)) as conn:
+            conn.execute(statement)
+        publish(warehouse, snapshot, manifest)
+        assert_published_equals_warehouse(snapshot, warehouse)
+        # Each next snapshot starts from one before (never grown enough to be copied whole).
+        (tmp_path / ".published.duckdb.whole-size").write_text(f"{2**40}\n")
+        return snapshot.stat().st_ino
+
+    first = build_and_publish(
+        "create schema analytics; "
+        "create table analytics.facts as select range as id, 1 as v from range(1000)"
+    )
+    reader = subprocess.Popen(
+        [sys.executable, "-c", HOLDING_READER, str(snapshot)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert reader.stdout is not None and reader.stdin is not None
+    try:
+        assert reader.stdout.readline().strip() == "1000"  # it holds the first snapshot
+        second = build_and_publish("update analytics.facts set v = 2 where id < 10")
+        third = build_and_publish("update analytics.facts set v = 3 where id < 10")
+        assert third not in (first, second)  # the first, the spare, is held: a copy
+        out, _ = reader.communicate("\n", timeout=30)
+    finally:
+        reader.kill()
+    assert out.strip() == "1000"  # the reader's snapshot never changed under it
+    assert reader.returncode == 0
+    fourth = build_and_publish("update analytics.facts set v = 4 where id < 10")
+    assert fourth == second  # the spare, brought level
+    fifth = build_and_publish("delete from analytics.facts where id = 500")
+    assert fifth == third
