@@ -17,7 +17,8 @@ whole.
 The snapshot before the previous one is kept too (the spare, a second name of the file
 readers had before the last swap): the next publish brings it level and swaps it in instead
 of copying the previous one, unless a reader still has it open (DuckDB then refuses to open
-it for writing), when the previous one is copied as before.
+it for writing) or the build between them wrote more than incrementally (a full refresh
+would have every row compared), when the previous one is copied as before.
 
 PostgreSQL: ingestion/publish_postgres.py.
 """
@@ -79,11 +80,17 @@ def publish(
     log_mark = target.with_name(f".{target.name}.log-mark")
     spare = target.with_name(f".{target.name}.spare")
     spare_mark = target.with_name(f".{target.name}.spare.log-mark")
-    previous_through = read_log_mark(log_mark)
+    previous_through, spare_through = read_log_mark(log_mark), read_log_mark(spare_mark)
     published_through = None
     if not whole:
-        if take_spare(spare, staged, whole_size):
-            published_through = read_log_mark(spare_mark)
+        # The spare is a build further behind: worth it only when that build's writes were
+        # all incremental (few rows to replace), not, say, a full refresh (every row compared).
+        if (
+            spare_through is not None
+            and incremental_since_previous(log_mark)
+            and take_spare(spare, staged, whole_size)
+        ):
+            published_through = spare_through
         else:
             shutil.copyfile(target, staged)
             published_through = previous_through
@@ -126,7 +133,8 @@ def publish(
         if whole:
             whole_size.write_text(f"{target.stat().st_size}\n")
         if through is not None:
-            write_log_mark(log_mark, through)
+            incremental = writes is not None and None not in writes.values()
+            write_log_mark(log_mark, through, incremental and not whole)
     finally:
         staged.unlink(missing_ok=True)
     return target, len(built)
@@ -182,14 +190,24 @@ LogPosition = tuple[str, int]  # the log's identity (a new warehouse, a new log)
 
 def read_log_mark(path: Path) -> LogPosition | None:
     try:
-        identity, position = path.read_text().split()
+        identity, position, *_ = path.read_text().split()
         return identity, int(position)
     except (OSError, ValueError):
         return None
 
 
-def write_log_mark(path: Path, position: LogPosition) -> None:
-    path.write_text(f"{position[0]} {position[1]}\n")
+def incremental_since_previous(path: Path) -> bool:
+    """Whether the publish that wrote the mark at `path` found only incremental writes."""
+    try:
+        return path.read_text().split()[2:] == ["incremental"]
+    except OSError:
+        return False
+
+
+def write_log_mark(path: Path, position: LogPosition, incremental: bool = False) -> None:
+    """The log position a snapshot is level with; `incremental` when every write its
+    publish took in was an incremental one."""
+    path.write_text(f"{position[0]} {position[1]}{' incremental' if incremental else ''}\n")
 
 
 def logged_writes(

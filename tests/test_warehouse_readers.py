@@ -334,29 +334,45 @@ def test_a_snapshot_is_copied_whole_again_once_it_has_grown(tmp_path: Path) -> N
 
 
 def test_the_spare_snapshot_is_reused_unless_a_reader_holds_it(tmp_path: Path) -> None:
-    """A publish brings the snapshot before the previous one (the spare) level and swaps it
-    in, instead of copying the previous one; not while a reader still has it open: that
-    reader keeps reading what it opened, and the publish copies instead."""
+    """After builds that wrote incrementally, a publish brings the snapshot before the
+    previous one (the spare) level and swaps it in, instead of copying the previous one; not
+    while a reader still has it open (that reader keeps reading what it opened), nor after a
+    full refresh (every row would be compared): then it copies the previous one."""
     warehouse, snapshot = tmp_path / "warehouse.duckdb", tmp_path / "published.duckdb"
     manifest = tmp_path / "manifest.json"
     node = {"resource_type": "model", "name": "facts", "schema": "analytics"}
-    node["config"] = {"unique_key": "id"}
+    node["config"] = {"unique_key": "id", "pre-hook": [{"sql": "{{ log_write_for_publish() }}"}]}
     manifest.write_text(json.dumps({"nodes": {"model.p.facts": node}}))
+    log = "analytics.dbt_publish_log"
 
-    def build_and_publish(statement: str) -> int:
-        """The snapshot's file (inode) after the warehouse ran `statement` and was published."""
+    def build_and_publish(v: int, since: str | None = "max(loaded_at)") -> int:
+        """A build that sets `v` on ten rows (loaded now), logged as incremental from `since`
+        (None: a full refresh), then the publish; the snapshot's file (inode) after it."""
+        logged = "false, null" if since is None else f"true, (select {since} from analytics.facts)"
         with duckdb.connect(str(warehouse)) as conn:
-            conn.execute(statement)
+            conn.execute(f"insert into {log} select max(written) + 1, 'facts', {logged} from {log}")
+            conn.execute(
+                f"update analytics.facts set v = {v}, loaded_at = now() + to_seconds({v}) "
+                "where id < 10"
+            )
         publish(warehouse, snapshot, manifest)
-        assert_published_equals_warehouse(snapshot, warehouse)
+        assert_published_equals_warehouse(snapshot, warehouse, ("dbt_publish_log",))
         # Each next snapshot starts from one before (never grown enough to be copied whole).
         (tmp_path / ".published.duckdb.whole-size").write_text(f"{2**40}\n")
         return snapshot.stat().st_ino
 
-    first = build_and_publish(
-        "create schema analytics; "
-        "create table analytics.facts as select range as id, 1 as v from range(1000)"
-    )
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("create schema analytics")
+        conn.execute(
+            "create table analytics.facts as select range as id, 1 as v, "
+            "timestamp '2026-01-01' as loaded_at from range(1000)"
+        )
+        conn.execute(
+            f"create table {log} (written bigint, table_name varchar, incremental boolean, "
+            "since timestamp)"
+        )
+        conn.execute(f"insert into {log} values (0, 'warehouse', null, null)")
+    first = build_and_publish(1, since=None)
     reader = subprocess.Popen(
         [sys.executable, "-c", HOLDING_READER, str(snapshot)],
         stdin=subprocess.PIPE,
@@ -366,15 +382,20 @@ def test_the_spare_snapshot_is_reused_unless_a_reader_holds_it(tmp_path: Path) -
     assert reader.stdout is not None and reader.stdin is not None
     try:
         assert reader.stdout.readline().strip() == "1000"  # it holds the first snapshot
-        second = build_and_publish("update analytics.facts set v = 2 where id < 10")
-        third = build_and_publish("update analytics.facts set v = 3 where id < 10")
+        second = build_and_publish(2)
+        third = build_and_publish(3)
         assert third not in (first, second)  # the first, the spare, is held: a copy
         out, _ = reader.communicate("\n", timeout=30)
     finally:
         reader.kill()
     assert out.strip() == "1000"  # the reader's snapshot never changed under it
     assert reader.returncode == 0
-    fourth = build_and_publish("update analytics.facts set v = 4 where id < 10")
+    fourth = build_and_publish(4)
     assert fourth == second  # the spare, brought level
-    fifth = build_and_publish("delete from analytics.facts where id = 500")
+    # A full refresh: every row compared, from the spare (the third) as from a copy.
+    fifth = build_and_publish(5, since=None)
     assert fifth == third
+    sixth = build_and_publish(6)  # the spare (the fourth) predates the full refresh: a copy
+    assert sixth not in (second, third)
+    seventh = build_and_publish(7)  # the spare (the fifth) is one incremental build behind
+    assert seventh == fifth
