@@ -96,6 +96,7 @@ def publish(
             published_through = previous_through
     for mark in (log_mark, spare_mark):
         mark.unlink(missing_ok=True)
+    kept = None
     try:
         with holding_warehouse_file(str(warehouse)), duckdb.connect(str(staged)) as snapshot:
             snapshot.execute(f"attach '{warehouse}' as built (read_only)")
@@ -136,7 +137,9 @@ def publish(
             incremental = writes is not None and None not in writes.values()
             write_log_mark(log_mark, through, incremental and not whole)
     finally:
-        staged.unlink(missing_ok=True)
+        for leftover in (staged, kept):
+            if leftover is not None:
+                leftover.unlink(missing_ok=True)
     return target, len(built)
 
 
