@@ -5,8 +5,9 @@ round is done when the published marts hold every order the upstream holds. Side
 each hour, in a second copy of the repository with its own warehouse (which of the two goes
 first alternates): the same ingest, then a full rebuild (`dbt build --full-refresh`, then the
 publish), what a project without incremental models would pay for the same hour. Each copy
-sees only its own kind of build, as a deployment would: an incremental build that followed a
-full refresh would not be an hourly build (the publish compares every row after one)."""
+sees only its own kind of build, as a deployment would: an incremental build right after a
+full refresh starts from freshly rewritten tables, and its publish cannot take the spare
+snapshot (ingestion/publish.py), so it would not measure an hourly build."""
 
 from __future__ import annotations
 
