@@ -76,7 +76,9 @@
 
 
 {#- The rows checked by a test with `where: changed_since_tested` (any other `where` as dbt
-    does it). -#}
+    does it). Compiling it runs no query: the mark is a subquery in the test's SQL, and the
+    column that dates a row comes from the tested node's documented columns (the warehouse's
+    are read only where none is documented). -#}
 {% macro default__get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
     {%- if where == 'changed_since_tested' -%}
@@ -84,8 +86,7 @@
         {%- if since is none -%}
             {{ return(relation) }}
         {%- endif -%}
-        {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name')
-            | map('lower') | list -%}
+        {%- set columns = _dating_columns(relation) -%}
         {#- By load id where the rows carry one (raw and staging: DuckDB skips old blocks),
             else by `loaded_at` (the marts). -#}
         {%- set load_id = (['load_id', '_dlt_load_id'] | select('in', columns) | list)[:1] -%}
@@ -124,6 +125,31 @@
 {%- endmacro %}
 
 
+{#- The lowercase names of the columns that can date the rows of `relation` (`load_id`,
+    `_dlt_load_id`, `loaded_at`), as the test's node documents them: the model it is
+    attached to, or the source it tests. Where the node documents none of them, the
+    warehouse's columns (a query). -#}
+{% macro _dating_columns(relation) -%}
+    {%- set dating = ['load_id', '_dlt_load_id', 'loaded_at'] -%}
+    {%- if model.attached_node -%}
+        {%- set tested = graph.nodes.get(model.attached_node) -%}
+    {%- elif model.sources | length == 1 -%}
+        {%- set tested = graph.sources.get(
+            'source.' ~ project_name ~ '.' ~ model.sources[0] | join('.')) -%}
+    {%- else -%}
+        {%- set tested = none -%}
+    {%- endif -%}
+    {%- if tested and (tested.alias or tested.identifier) | lower == relation.identifier | lower -%}
+        {%- set documented = tested.columns.keys() | map('lower') | select('in', dating) | list -%}
+        {%- if documented -%}
+            {{ return(documented) }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(adapter.get_columns_in_relation(relation) | map(attribute='name')
+        | map('lower') | select('in', dating) | list) }}
+{%- endmacro %}
+
+
 {#- A `dbt build` of the whole project (no --select, --exclude or --selector). -#}
 {% macro whole_build() -%}
     {%- set args = invocation_args_dict -%}
@@ -132,7 +158,10 @@
 {%- endmacro %}
 
 
-{#- The mark as a SQL literal; none when this invocation tests everything. -#}
+{#- The mark, as SQL: a subquery of the mark table, read when the test runs; none when this
+    invocation tests everything (no whole build, a full refresh, Spark, or no mark table
+    yet). A mark table without a mark (no build has passed yet) dates the mark before every
+    load: every row is tested. -#}
 {% macro tested_loaded_through() -%}
     {%- if not execute or not whole_build() or flags.FULL_REFRESH
         or target.type == 'spark' -%}
@@ -142,10 +171,7 @@
     {%- if load_relation(mark) is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set found = run_query('select max(loaded_through) from ' ~ mark) -%}
-    {%- set value = found.columns[0].values()[0] -%}
-    {%- if value is none -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {{ return(dbt.cast(dbt.string_literal(value), dbt.type_timestamp())) }}
+    {%- set before_every_load = dbt.cast(dbt.string_literal('1970-01-01'), dbt.type_timestamp()) -%}
+    {{ return('coalesce((select max(loaded_through) from ' ~ mark ~ '), '
+        ~ before_every_load ~ ')') }}
 {%- endmacro %}
