@@ -9,15 +9,11 @@ from collections.abc import Iterator
 import pytest
 
 from ingestion import pipeline
-from tests.support import FAST_UPSTREAM, Warehouse, history_start
+from tests.support import FAST_UPSTREAM, Warehouse, add_completed_load, history_start
 from upstream.process import UpstreamProcess
 
 MARK = "analytics.dbt_tests_since_last_build"
 UNIQUE_ITEMS = "source_unique_shop_order_items_id"
-# The id of a load after every other.
-NEW_LOAD = (
-    "(select cast(max(cast(load_id as double precision)) + 1 as varchar) from raw._dlt_loads)"
-)
 
 
 @pytest.fixture
@@ -41,7 +37,6 @@ def test_a_build_tests_the_rows_loaded_since_its_last_passing_build(
     pipeline.run("catalog_db", warehouse.target)
     pipeline.run("shop_api", warehouse.target)
     warehouse.dbt("build")  # a new warehouse: every row tested, and the mark set
-    newest = "(select max(load_id) from raw._dlt_loads)"
     columns = [
         name
         for (name,) in warehouse.query(
@@ -51,38 +46,35 @@ def test_a_build_tests_the_rows_loaded_since_its_last_passing_build(
         )
     ]
 
-    def item_in_a_new_load(id_expression: str) -> None:
+    def item_in_a_new_load(id_expression: str) -> str:
         """A copy of the first item, with the id `id_expression` makes, in a load after every
-        other (a completed one, so the models read it)."""
-        warehouse.query_write(
-            f"insert into raw._dlt_loads (load_id, schema_name, status, inserted_at) "
-            f"select {NEW_LOAD}, schema_name, 0, inserted_at from raw._dlt_loads "
-            "order by load_id limit 1"
-        )
+        other (a completed one, so the models read it); the load's id."""
+        load = add_completed_load(warehouse)
         values = ", ".join(id_expression if name == "id" else name for name in columns)
         warehouse.query_write(
             f"insert into raw.order_items ({', '.join(columns)}, _dlt_load_id) "
-            f"select {values}, {newest} from raw.order_items order by id limit 1"
+            f"select {values}, '{load}' from raw.order_items order by id limit 1"
         )
+        return load
 
     # A new item of an old order: the order is rebuilt, and checked, and its subtotal (the
     # upstream's, unchanged) no longer matches its items.
-    item_in_a_new_load("id || '-extra'")
+    extra = item_in_a_new_load("id || '-extra'")
     output = warehouse.dbt("build", check=False)
     assert failed(output, "assert_order_subtotals_match_their_items"), output[-3000:]
-    warehouse.query_write(f"delete from raw.order_items where _dlt_load_id = {newest}")
-    warehouse.query_write(f"delete from raw._dlt_loads where load_id = {newest}")
+    warehouse.query_write(f"delete from raw.order_items where _dlt_load_id = '{extra}'")
+    warehouse.query_write(f"delete from raw._dlt_loads where load_id = '{extra}'")
     warehouse.dbt("build", "--full-refresh")
     (passed,) = mark(warehouse)
 
     # An item repeated by a new load: its key is old, the row is new, and the build fails.
-    item_in_a_new_load("id")
+    repeat = item_in_a_new_load("id")
     output = warehouse.dbt("build", check=False)
     assert failed(output, UNIQUE_ITEMS), output[-3000:]
     assert mark(warehouse) == [passed]  # a failing build does not move it
 
     # The repeat gone, the next build passes and moves the mark on.
-    warehouse.query_write(f"delete from raw.order_items where _dlt_load_id = {newest}")
+    warehouse.query_write(f"delete from raw.order_items where _dlt_load_id = '{repeat}'")
     warehouse.dbt("build")
     assert mark(warehouse) > [passed]
 
