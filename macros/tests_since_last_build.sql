@@ -76,9 +76,9 @@
 
 
 {#- The rows checked by a test with `where: changed_since_tested` (any other `where` as dbt
-    does it). Compiling it runs no query: the mark is a subquery in the test's SQL, and the
-    column that dates a row comes from the tested node's documented columns (the warehouse's
-    are read only where none is documented). -#}
+    does it). Compiling it reads the mark (one query), and the column that dates a row comes
+    from the tested node's documented columns (the warehouse's are read only where none is
+    documented). -#}
 {% macro default__get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
     {%- if where == 'changed_since_tested' -%}
@@ -158,10 +158,11 @@
 {%- endmacro %}
 
 
-{#- The mark, as SQL: a subquery of the mark table, read when the test runs; none when this
-    invocation tests everything (no whole build, a full refresh, Spark, or no mark table
-    yet). A mark table without a mark (no build has passed yet) dates the mark before every
-    load: every row is tested. -#}
+{#- The mark, as a timestamp literal: none when this invocation tests everything (no whole
+    build, a full refresh, Spark, no mark table yet, or no build has passed yet). One query
+    per scoped test, when it compiles: a literal lets DuckDB skip the marts' row groups
+    loaded before it; a scalar subquery in its place did not, and at 10M orders the unique
+    tests on `orders` and `order_items` took 1.3 s and 1.8 s instead of 0.4 s and 0.3 s. -#}
 {% macro tested_loaded_through() -%}
     {%- if not execute or not whole_build() or flags.FULL_REFRESH
         or target.type == 'spark' -%}
@@ -171,7 +172,10 @@
     {%- if load_relation(mark) is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set before_every_load = dbt.cast(dbt.string_literal('1970-01-01'), dbt.type_timestamp()) -%}
-    {{ return('coalesce((select max(loaded_through) from ' ~ mark ~ '), '
-        ~ before_every_load ~ ')') }}
+    {%- set found = run_query('select max(loaded_through) from ' ~ mark) -%}
+    {%- set value = found.columns[0].values()[0] -%}
+    {%- if value is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(dbt.cast(dbt.string_literal(value), dbt.type_timestamp())) }}
 {%- endmacro %}
