@@ -22,11 +22,27 @@ orders as (
 
 ),
 
+-- Their items, found by order and day (the mart is written in day order), not by reading
+-- every item; an item whose order had not landed when it was built has no day.
 order_items as (
 
-    select * from {{ ref('order_items') }}
     {% if since is not none %}
-        where order_id in (select orders.order_id from orders)
+        select order_items.*
+        from {{ ref('order_items') }} as order_items
+        inner join orders
+            on
+                order_items.order_id = orders.order_id
+                and order_items.order_date = orders.order_date
+
+        union all
+
+        select order_items.*
+        from {{ ref('order_items') }} as order_items
+        inner join orders
+            on order_items.order_id = orders.order_id
+        where order_items.order_date is null
+    {% else %}
+        select * from {{ ref('order_items') }}
     {% endif %}
 
 ),
