@@ -32,26 +32,31 @@
     {% endif %}
     {#- One query (each reads the raw orders: seconds on a cluster): the first and last day
         orders were placed (of completed loads, in UTC, as staging reads them), and, for a
-        built table, its first day and the first day of the orders changed since its build. -#}
-    {% set order_days = 'select ' ~ dbt.cast(utc_timestamp('ordered_at'), 'date')
-        ~ ' as order_day, id from (' ~ from_completed_loads('shop', 'orders') ~ ') as orders' %}
+        built table, its first day and the first day of the orders changed since its build.
+        Days are taken of the earliest and latest instants (the day of a time only grows with
+        it), not of every row. The changed orders are found by id before their loads are
+        checked: DuckDB otherwise matched every raw order against the completed loads first
+        (0.9 s against 0.3 s at 10M orders). -#}
+    {% set completed_orders = '(' ~ from_completed_loads('shop', 'orders') ~ ') as orders' %}
     {% set days = [
-        'select min(order_day) from (' ~ order_days ~ ') as days',
-        'select max(order_day) from (' ~ order_days ~ ') as days'
+        'select ' ~ dbt.cast(utc_timestamp('min(ordered_at)'), 'date') ~ ' from ' ~ completed_orders,
+        'select ' ~ dbt.cast(utc_timestamp('max(ordered_at)'), 'date') ~ ' from ' ~ completed_orders
     ] %}
     {% if built is not none %}
         {% do days.append('select min(' ~ node.config.event_time ~ ') from ' ~ built) %}
+        {% set changed_ids = changed_order_ids(
+            '(select id as order_id, _dlt_load_id as load_id from '
+                ~ source('shop', 'orders') ~ ') as changed_orders',
+            '(select order_id, _dlt_load_id as load_id from '
+                ~ source('shop', 'order_items') ~ ') as changed_items',
+            '(select load_id, ' ~ dlt_loaded_at('load_id') ~ ' as loaded_at from '
+                ~ source('shop', '_dlt_loads') ~ ' where status = 0) as loads',
+            '(select max(loaded_at) from ' ~ built ~ ')'
+        ) %}
         {% do days.append(
-            'select min(order_day) from (' ~ order_days ~ ') as days where id in ('
-            ~ changed_order_ids(
-                '(select id as order_id, _dlt_load_id as load_id from '
-                    ~ source('shop', 'orders') ~ ') as changed_orders',
-                '(select order_id, _dlt_load_id as load_id from '
-                    ~ source('shop', 'order_items') ~ ') as changed_items',
-                '(select load_id, ' ~ dlt_loaded_at('load_id') ~ ' as loaded_at from '
-                    ~ source('shop', '_dlt_loads') ~ ' where status = 0) as loads',
-                '(select max(loaded_at) from ' ~ built ~ ')'
-            ) ~ ')'
+            'select ' ~ dbt.cast(utc_timestamp('min(ordered_at)'), 'date') ~ ' from ('
+            ~ from_completed_loads('shop', 'orders', 'id in (' ~ changed_ids ~ ')')
+            ~ ') as changed_orders'
         ) %}
     {% endif %}
     {% set found = _microbatch_guard_values(days) %}
