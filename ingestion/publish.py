@@ -104,6 +104,13 @@ def publish(
             (current,) = snapshot.execute("select current_database()").fetchone()
             held = table_columns(snapshot, current)
             through, writes = logged_writes(snapshot, published_through)
+            # DuckDB's checkpoint compacts row groups that have deleted rows ("vacuum"): of a
+            # snapshot whose rows are replaced by key each hour, it rewrote the recent days
+            # every time (at 10M orders ~1.9 s of a 3.5 s publish, side by side). Not here:
+            # the dead rows only grow the file, and a snapshot grown past GROWTH_LIMIT is
+            # copied whole. One transaction: one checkpoint, at its commit.
+            snapshot.execute("set max_vacuum_tasks = 0")
+            snapshot.execute("begin")
             snapshot.execute(f"create schema if not exists {SCHEMA}")
             for table in held.keys() - built.keys():
                 snapshot.execute(f'drop table {SCHEMA}."{table}"')
@@ -116,7 +123,8 @@ def publish(
                             continue  # not written since the snapshot was level with it
                         since = writes[table]
                         if since is not None and "loaded_at" in names:
-                            replace_loaded_since(snapshot, table, model.key, since)
+                            partition = model.partition if model.partition in names else None
+                            replace_loaded_since(snapshot, table, model.key, since, partition)
                             continue
                     replace_changed_keys(snapshot, table, model.key)
                 else:
@@ -124,6 +132,7 @@ def publish(
                         f'create or replace table {SCHEMA}."{table}" as '
                         f'select * from built.{SCHEMA}."{table}"'
                     )
+            snapshot.execute("commit")
             snapshot.execute("detach built")
         kept = keep_as_spare(target, spare)
         os.replace(staged, target)  # atomic: readers open the old file or the new one
@@ -243,17 +252,28 @@ def logged_writes(
     return (identity, position), dict(rows)
 
 
-def replace_loaded_since(snapshot: Any, table: str, key: list[str], since: Any) -> None:
+def replace_loaded_since(
+    snapshot: Any, table: str, key: list[str], since: Any, partition: str | None = None
+) -> None:
     """Replace the rows of the keys the warehouse holds loaded after `since`: all that
     incremental builds wrote. A key they dropped shows as a count that differs; the table is
-    then compared row by row."""
+    then compared row by row. In a partitioned model (`partition`, its column) the old rows
+    are looked up in the changed rows' partitions and among the rows with none, as the
+    build's delete does (macros/partitioning/duckdb.sql): a key that moved to another
+    partition leaves its old row behind, a count that differs too."""
     snapshot.execute(
         f'create or replace temp table changed_rows as select * from built.{SCHEMA}."{table}" '
         "where loaded_at > ? or loaded_at is null",
         [since],
     )
     on_changed = " and ".join(f'k."{c}" is not distinct from t."{c}"' for c in key)
-    snapshot.execute(f'delete from {SCHEMA}."{table}" t using changed_rows k where {on_changed}')
+    delete = f'delete from {SCHEMA}."{table}" t using changed_rows k where {on_changed}'
+    if partition is None:
+        snapshot.execute(delete)
+    else:
+        column = f't."{partition}"'
+        snapshot.execute(f'{delete} and {column} in (select "{partition}" from changed_rows)')
+        snapshot.execute(f"{delete} and {column} is null")
     snapshot.execute(f'insert into {SCHEMA}."{table}" select * from changed_rows')
     if not same_count(snapshot, table):
         replace_changed_keys(snapshot, table, key)
@@ -315,6 +335,7 @@ def dbt_manifest_path() -> Path:
 class KeyedModel:
     key: list[str]  # dbt's `unique_key`
     logs_writes: bool  # has the write log's hook (macros/publish_log.sql)
+    partition: str | None = None  # the `partition_by` column
 
 
 def keyed_models(manifest: Path) -> dict[str, KeyedModel]:
@@ -330,9 +351,13 @@ def keyed_models(manifest: Path) -> dict[str, KeyedModel]:
         key = config.get("unique_key")
         if node.get("resource_type") == "model" and node.get("schema") == SCHEMA and key:
             hooks = config.get("pre-hook") or []
+            partition_by = config.get("partition_by")
+            if isinstance(partition_by, dict):
+                partition_by = partition_by.get("field")
             models[node.get("alias") or node["name"]] = KeyedModel(
                 [key] if isinstance(key, str) else list(key),
                 any(LOGS_WRITES in hook.get("sql", "") for hook in hooks),
+                partition_by if isinstance(partition_by, str) else None,
             )
     return models
 
