@@ -4,12 +4,14 @@
     item or a status change is picked up by the next build, whatever its `updated_at`.
     `lookback_hours` (default 0) re-reads loads from that long before as well, for setups
     where loads can complete out of order (several writers to one raw table). A model with no
-    rows yet reads every load. -#}
-{% macro incremental_since() -%}
+    rows yet reads every load. `relation` (default: the model built) and `lookback_hours`
+    ask the same of another incremental model, or without the look back. -#}
+{% macro incremental_since(relation=none, lookback_hours=none) -%}
     {%- set newest = "coalesce(max(loaded_at), " ~ dbt.cast("'1970-01-01'", dbt.type_timestamp()) ~ ")" -%}
+    {%- set hours = var('lookback_hours') if lookback_hours is none else lookback_hours -%}
     (
-        select {{ dbt.dateadd('hour', '-' ~ var('lookback_hours'), newest) }}
-        from {{ this }}
+        select {{ dbt.dateadd('hour', '-' ~ hours, newest) }}
+        from {{ relation if relation is not none else this }}
     )
 {%- endmacro %}
 

@@ -64,6 +64,43 @@ def test_items_loaded_without_their_order_rebuild_the_order_facts(
     assert any(row[0] == item and row[2] == other_sku for row in facts["order_items"])
 
 
+def test_a_mart_stops_rather_than_read_a_mart_behind_its_loads(
+    warehouse: Warehouse, upstream: UpstreamProcess
+) -> None:
+    """`dbt run --select orders` after a load, without `order_items`, would take in the new
+    load's orders over items that lack it, move the mart's mark past them, and no later build
+    would take the item in: the build stops instead, naming the mart behind."""
+    pipeline.run("catalog_db", warehouse.target)
+    pipeline.run("shop_api", warehouse.target)
+    warehouse.dbt("build")
+    ((order, item),) = warehouse.query(
+        "select order_id, id from raw.order_items order by id limit 1"
+    )
+    items_before = item_count(warehouse, order)
+    copy_raw_row(warehouse, "order_items", item, id=f"'{item}-late'", price="0")
+    built = {
+        mart: warehouse.query(f"select * from analytics.{mart} order by {key}")
+        for mart, key in FACTS.items()
+    }
+
+    for selection in (["orders"], ["customers"], ["product_mentions"]):
+        output = warehouse.dbt("run", "--select", *selection, check=False)
+        assert "the mart order_items it reads has not taken in" in output, output[-2000:]
+    # With order_items built in the run, orders is the mart behind for customers.
+    output = warehouse.dbt("run", "--select", "order_items", "customers", check=False)
+    assert "the mart orders it reads has not taken in" in output, output[-2000:]
+    for mart, key in FACTS.items():
+        if mart != "order_items":
+            rows = warehouse.query(f"select * from analytics.{mart} order by {key}")
+            assert rows == built[mart], f"{mart} changed by a build that stopped"
+
+    # Built together, level: the item is in, and a look back does not read as behind.
+    warehouse.dbt("run", "--select", "orders")
+    warehouse.dbt("run", "--select", "customers", "--vars", "{lookback_hours: 48}")
+    assert item_count(warehouse, order) == items_before + 1
+    assert_facts_equal_a_full_refresh(warehouse)
+
+
 def copy_raw_row(warehouse: Warehouse, table: str, key: str, **values: str) -> None:
     """A copy of the raw row `key` of `table`, with `values` (SQL) for some columns, in a new
     completed load."""

@@ -9,6 +9,7 @@
 }}
 
 -- depends_on: {{ ref('stg_shop__loads') }}
+{{ require_current_upstream_marts(['order_items', 'orders']) }}
 
 with
 

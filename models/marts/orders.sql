@@ -12,6 +12,7 @@
 }}
 
 -- depends_on: {{ ref('stg_shop__loads') }}
+{{ require_current_upstream_marts(['order_items']) }}
 
 {%- set rewrites_days = fact_incremental_strategy() == 'insert_overwrite' %}
 

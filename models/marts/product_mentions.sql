@@ -12,6 +12,7 @@
 }}
 
 -- depends_on: {{ ref('stg_shop__loads') }}
+{{ require_current_upstream_marts(['order_items', 'orders', 'customers']) }}
 
 with
 
