@@ -142,7 +142,11 @@ def daemons() -> list[Daemon]:
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={state / 'metastore_db'};create=true"
         ),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state}",
+        # The driver's temporary files under the state folder, not /tmp: Hive's session
+        # folders default to it (`<session>_resources`, `<user>`) and outlive the cluster.
+        "spark.driver.extraJavaOptions": (
+            f"-Dderby.system.home={state} -Djava.io.tmpdir={state / 'tmp'}"
+        ),
     }
     listed.append(
         Daemon(
@@ -186,6 +190,7 @@ def up() -> int:
     state = state_dir()
     (state / "pids").mkdir(parents=True, exist_ok=True)
     (state / "logs").mkdir(parents=True, exist_ok=True)
+    (state / "tmp").mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "SPARK_LOCAL_IP": HOST,
