@@ -45,17 +45,16 @@
             _model_relation('stg_shop__orders'), _model_relation('int_order_items_priced'),
             loads, since
         ) }}
-    {%- elif name == 'orders' -%}
-        select order_id from {{ _model_relation('stg_shop__orders') }}
+    {%- elif name in ('orders', 'customers') -%}
+        {#- Its own rows loaded since, and the rows its upstream mart rewrote since. -#}
+        {%- set staging, upstream, key = {
+            'orders': ('stg_shop__orders', 'order_items', 'order_id'),
+            'customers': ('stg_shop__customers', 'orders', 'customer_id'),
+        }[name] -%}
+        select {{ key }} from {{ _model_relation(staging) }}
         where load_id in ({{ loads_since(loads, since) }})
         union all
-        select order_id from {{ _model_relation('order_items') }}
-        where loaded_at > {{ since }}
-    {%- elif name == 'customers' -%}
-        select customer_id from {{ _model_relation('stg_shop__customers') }}
-        where load_id in ({{ loads_since(loads, since) }})
-        union all
-        select customer_id from {{ _model_relation('orders') }}
+        select {{ key }} from {{ _model_relation(upstream) }}
         where loaded_at > {{ since }}
     {%- else -%}
         {{ exceptions.raise_compiler_error("changes_not_taken_in: no rule for the mart " ~ name) }}
