@@ -88,7 +88,7 @@ format: setup  ## apply ruff's formatting and sqlfluff's fixes
 	$(BIN)/sqlfluff fix models tests/dbt
 
 test: lint  ## the whole suite: lint, then pytest on two workers (dbt on DuckDB, PostgreSQL, Spark)
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --durations=12
 
 test-dates: setup  ## the date-sensitive tests again under shifted clocks (4 dates; needs gcc)
 	$(BIN)/python tests/clock/run_dates.py
