@@ -94,7 +94,8 @@ def test_a_mart_stops_rather_than_read_a_mart_behind_its_loads(
             rows = warehouse.query(f"select * from analytics.{mart} order by {key}")
             assert rows == built[mart], f"{mart} changed by a build that stopped"
 
-    # Built together, level: the item is in, and a look back does not read as behind.
+    # order_items is level now (the run that stopped at customers built it): orders takes the
+    # item in alone, customers after it, and a look back does not read as behind.
     warehouse.dbt("run", "--select", "orders")
     warehouse.dbt("run", "--select", "customers", "--vars", "{lookback_hours: 48}")
     assert item_count(warehouse, order) == items_before + 1
