@@ -1,8 +1,10 @@
 with
 
+-- dlt records a load's completion again when a run killed after recording it resumes the
+-- package: a completed load is one row here however often it was recorded.
 source as (
 
-    select * from {{ source('shop', '_dlt_loads') }}
+    select distinct load_id from {{ source('shop', '_dlt_loads') }}
     where status = 0
 
 ),
