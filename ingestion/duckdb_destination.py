@@ -1,4 +1,5 @@
-"""dlt's DuckDB destination with two fixes, made through its extension points.
+"""dlt's DuckDB destination with two fixes, made through its extension points (and the
+replay-safe load steps of `ingestion.replayed_loads`, as on PostgreSQL).
 
 One process at a time on the file. DuckDB lets a single process write a database file, and
 inside that process all connections to the file must share one database instance. dlt's
@@ -34,6 +35,7 @@ from dlt.destinations.impl.duckdb.duck import DuckDbClient
 from dlt.destinations.impl.duckdb.factory import duckdb as duckdb_destination
 
 from ingestion.merge_ties import TieBreakingMergeJob
+from ingestion.replayed_loads import ReplaySafeLoads
 from ingestion.warehouse_file import open_file
 
 
@@ -111,14 +113,14 @@ class SpillableDedupMergeJob(TieBreakingMergeJob):
         return f"{unique_rows}\nUNION ALL\n{ranked_rows}"
 
 
-class WarehouseDuckDbClient(DuckDbClient):
+class WarehouseDuckDbClient(ReplaySafeLoads, DuckDbClient):
     def _create_merge_followup_jobs(self, table_chain: Sequence[Any]) -> list[Any]:
         return [SpillableDedupMergeJob.from_table_chain(table_chain, self.sql_client)]
 
 
 class duckdb_warehouse(duckdb_destination):
-    """dlt's `duckdb` destination with the pool and merge job above (lowercase, as dlt names
-    its destination factories)."""
+    """dlt's `duckdb` destination with the pool, merge job and replay-safe loads above
+    (lowercase, as dlt names its destination factories)."""
 
     spec = GuardedDuckDbClientConfiguration
 

@@ -9,7 +9,10 @@ replaces an earlier load's whatever its timestamp ties with: the later read is t
 current state.
 
 `TieBreakingMergeJob` applies the rule inside dlt's merge (a merge job is a destination's
-extension point); `find_ties` tells the run summary which keys it decided.
+extension point); `find_ties` tells the run summary which keys it decided. When a load job of
+the table ran again in this package (`replayed_loads`), its staging table may hold a file
+twice, and an insert-only merge takes one row per key (dlt's inserts every staging row whose
+key is new); otherwise it skips that work, which costs a sort of the staging table.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from dlt.common.schema.typing import TSortOrder
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.sql_jobs import SqlMergeFollowupJob
+
+from ingestion.replayed_loads import was_replayed
 
 if TYPE_CHECKING:
     import dlt
@@ -38,19 +43,65 @@ def tie_break_columns(columns: dict[str, Any], primary_keys: Sequence[str]) -> l
 
 class TieBreakingMergeJob(SqlMergeFollowupJob):
     tie_break: str = ""  # ", a DESC NULLS LAST, ..." for the table being merged
+    replayed: bool = False  # a load job of the table ran again: staging may hold it twice
 
     @classmethod
-    def gen_merge_sql(cls, table_chain: Sequence[Any], sql_client: Any) -> list[str]:
-        # dlt builds the merge with classmethods: the table's tie-break order travels on a
-        # subclass made for this table.
-        root = table_chain[0]
+    def for_table(cls, root: Any, sql_client: Any) -> type[TieBreakingMergeJob]:
+        """dlt builds a merge with classmethods: what is particular to the table travels on a
+        subclass made for it."""
         keys = [name for name, c in root["columns"].items() if c.get("primary_key")]
         escape = sql_client.escape_column_name
         order = "".join(
             f", {escape(name)} DESC NULLS LAST" for name in tie_break_columns(root["columns"], keys)
         )
-        bound = type(cls.__name__, (cls,), {"tie_break": order})
+        return type(
+            cls.__name__, (cls,), {"tie_break": order, "replayed": was_replayed(root["name"])}
+        )
+
+    @classmethod
+    def gen_merge_sql(cls, table_chain: Sequence[Any], sql_client: Any) -> list[str]:
+        bound = cls.for_table(table_chain[0], sql_client)
         return super(TieBreakingMergeJob, bound).gen_merge_sql(table_chain, sql_client)
+
+    @classmethod
+    def gen_upsert_sql(
+        cls, table_chain: Sequence[Any], sql_client: Any, **options: Any
+    ) -> list[str]:
+        bound = cls.for_table(table_chain[0], sql_client)
+        return super(TieBreakingMergeJob, bound).gen_upsert_sql(table_chain, sql_client, **options)
+
+    @classmethod
+    def gen_upsert_merge_sql(
+        cls,
+        root_table_name: str,
+        staging_root_table_name: str,
+        primary_keys: Sequence[str],
+        root_table_column_names: Sequence[str],
+        hard_delete_col: str | None,
+        deleted_cond: str | None,
+        insert_only: bool = False,
+        not_deleted_cond: str | None = None,
+        **conditions: Any,
+    ) -> list[str]:
+        if insert_only and cls.replayed:
+            deduplicated = cls.gen_select_from_dedup_sql(
+                staging_root_table_name,
+                primary_keys,
+                root_table_column_names,
+                condition=not_deleted_cond if hard_delete_col is not None else None,
+            )
+            staging_root_table_name, not_deleted_cond = f"({deduplicated})", None
+        return super().gen_upsert_merge_sql(
+            root_table_name,
+            staging_root_table_name,
+            primary_keys,
+            root_table_column_names,
+            hard_delete_col,
+            deleted_cond,
+            insert_only=insert_only,
+            not_deleted_cond=not_deleted_cond,
+            **conditions,
+        )
 
     @classmethod
     def gen_select_from_dedup_sql(

@@ -1,4 +1,5 @@
-"""dlt's PostgreSQL destination with the tie rule of `ingestion.merge_ties` in its merges."""
+"""dlt's PostgreSQL destination with the tie rule of `ingestion.merge_ties` in its merges, and
+load steps that a run after a kill can repeat (`ingestion.replayed_loads`)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ from dlt.destinations.impl.postgres.factory import postgres as postgres_destinat
 from dlt.destinations.impl.postgres.postgres import PostgresClient
 
 from ingestion.merge_ties import TieBreakingMergeJob
+from ingestion.replayed_loads import ReplaySafeLoads
 
 
-class WarehousePostgresClient(PostgresClient):
+class WarehousePostgresClient(ReplaySafeLoads, PostgresClient):
     def _create_merge_followup_jobs(self, table_chain: Sequence[Any]) -> list[Any]:
         return [TieBreakingMergeJob.from_table_chain(table_chain, self.sql_client)]
 
 
 class postgres_warehouse(postgres_destination):
-    """dlt's `postgres` destination with the merge job above (lowercase, as dlt names its
+    """dlt's `postgres` destination with the client above (lowercase, as dlt names its
     destination factories)."""
 
     @property

@@ -1,0 +1,63 @@
+"""A run killed after the warehouse committed a load step, before dlt recorded it: the next
+run repeats the step, and every row lands once (`ingestion.replayed_loads`, `merge_ties`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from ingestion.pipeline import DATASETS
+from tests.support import REPO_ROOT, Warehouse
+from tests.test_pipeline_end_to_end import RAW_KEYS, assert_raw_matches_upstream
+from upstream.process import UpstreamProcess
+
+KILL_AFTER_COMMIT = REPO_ROOT / "tests" / "chaos" / "kill_after_commit.py"
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        # PostgreSQL refused the state row again (UNIQUE `_dlt_id`): the run failed.
+        "_dlt_pipeline_state",
+        # An insert-only merge inserted the staging file's rows twice.
+        "order_items",
+        # The package's load was recorded twice.
+        "_dlt_loads",
+    ],
+)
+def test_a_load_step_repeated_after_a_kill_lands_once(
+    warehouse: Warehouse, upstream: UpstreamProcess, step: str
+) -> None:
+    killed = subprocess.run(
+        [sys.executable, str(KILL_AFTER_COMMIT), step, "run", "--source", "shop_api"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert f"killed after {step} committed" in killed.stderr
+
+    rerun = subprocess.run(
+        [sys.executable, "-m", "ingestion", "run"],  # both sources, as `make ingest`
+        cwd=REPO_ROOT,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+    )
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert "a stopped run left behind" in rerun.stdout
+
+    assert_raw_matches_upstream(warehouse, upstream)
+    once = {f"raw.{table}": key for table, key in RAW_KEYS.items()}
+    for dataset in DATASETS.values():
+        once |= {
+            f"{dataset}._dlt_pipeline_state": "_dlt_load_id",
+            f"{dataset}._dlt_loads": "load_id",
+        }
+    for table, key in once.items():
+        [(rows, keys)] = warehouse.query(f"select count(*), count(distinct {key}) from {table}")
+        assert rows == keys, f"{table}: {rows - keys} rows twice"
