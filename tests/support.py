@@ -71,6 +71,20 @@ class Warehouse:
         return result.stdout
 
 
+def make(goal: str, target: str) -> str:
+    """`make <goal> TARGET=<target>` as a user runs it, in the test's environment; its output.
+    Fails when it fails."""
+    result = subprocess.run(
+        ["make", goal, f"TARGET={target}"],
+        cwd=REPO_ROOT,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    return result.stdout
+
+
 def add_completed_load(warehouse: Warehouse) -> str:
     """A load id after every shop load, recorded as completed (as dlt does at the end of a
     load); raw rows stamped with it read as loaded then."""

@@ -3,7 +3,6 @@ run repeats the step, and every row lands once (`ingestion.replayed_loads`, `mer
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import sys
 import pytest
 
 from ingestion.pipeline import DATASETS
-from tests.support import REPO_ROOT, Warehouse
+from tests.support import REPO_ROOT, Warehouse, make
 from tests.test_pipeline_end_to_end import RAW_KEYS, assert_raw_matches_upstream
 from upstream.process import UpstreamProcess
 
@@ -41,15 +40,8 @@ def test_a_load_step_repeated_after_a_kill_lands_once(
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert f"killed after {step} committed" in killed.stderr
 
-    rerun = subprocess.run(
-        [sys.executable, "-m", "ingestion", "run"],  # both sources, as `make ingest`
-        cwd=REPO_ROOT,
-        env=os.environ,
-        capture_output=True,
-        text=True,
-    )
-    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
-    assert "a stopped run left behind" in rerun.stdout
+    rerun = make("ingest", warehouse.target)  # both sources
+    assert "a stopped run left behind" in rerun
 
     assert_raw_matches_upstream(warehouse, upstream)
     once = {f"raw.{table}": key for table, key in RAW_KEYS.items()}

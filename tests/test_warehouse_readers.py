@@ -6,7 +6,6 @@ marts at a time."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ from ingestion.publish import publish, published_path, starts_from_previous
 from ingestion.publish_postgres import PUBLISHED_SCHEMA, publish_postgres
 from ingestion.warehouse import postgres_url
 from tests.conftest import postgres_database
-from tests.support import REPO_ROOT, Warehouse
+from tests.support import Warehouse, make
 from tests.test_warehouse_models import ingest
 from upstream.process import UpstreamProcess
 
@@ -96,15 +95,7 @@ class Reader:
 
 def make_build(target: str) -> None:
     """`make build` as a user runs it (dbt build, then the marts published for readers)."""
-    result = subprocess.run(
-        ["make", "build", f"TARGET={target}"],
-        cwd=REPO_ROOT,
-        env=os.environ,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "publish: " in result.stdout
+    assert "publish: " in make("build", target)
 
 
 def test_a_reader_polling_through_loads_and_builds_sees_only_whole_builds(
