@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from dlt.common import logger
+from dlt.common.schema import Schema
 from dlt.common.storages import ParsedLoadJobFileName
 from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 from dlt.common.storages.load_package import commit_load_package_state, destination_state
@@ -66,22 +67,24 @@ class ReplaySafeLoads:
     """Mixin for a dlt SQL job client (before it in the bases): replays recorded, the state
     job above, and `complete_load` recorded once per load id."""
 
+    schema: Schema  # the job client's
+    sql_client: Any
+
     def create_load_job(
         self, table: Any, file_path: str, load_id: str, restore: bool = False
     ) -> Any:
         if restore:  # a job that started in an earlier run and was not recorded as finished
             record_replay(table["name"])
-        is_state = table["name"] == self.schema.state_table_name  # type: ignore[attr-defined]
+        is_state = table["name"] == self.schema.state_table_name
         if is_state and ParsedLoadJobFileName.parse(file_path).file_format == "insert_values":
             return StateRowJob(file_path)
-        return super().create_load_job(table, file_path, load_id, restore)  # type: ignore[misc]
+        return super().create_load_job(table, file_path, load_id, restore)
 
     def complete_load(self, load_id: str) -> None:
-        sql_client = self.sql_client  # type: ignore[attr-defined]
-        schema = self.schema  # type: ignore[attr-defined]
-        loads = sql_client.make_qualified_table_name(schema.loads_table_name)
-        column = sql_client.escape_column_name(schema.naming.normalize_identifier("load_id"))
+        sql_client = self.sql_client
+        loads = sql_client.make_qualified_table_name(self.schema.loads_table_name)
+        column = sql_client.escape_column_name(self.schema.naming.normalize_identifier("load_id"))
         if sql_client.execute_sql(f"SELECT 1 FROM {loads} WHERE {column} = %s", load_id):
             logger.info(f"load {load_id} was recorded as complete by an earlier attempt")
             return
-        super().complete_load(load_id)  # type: ignore[misc]
+        super().complete_load(load_id)
