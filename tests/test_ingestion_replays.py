@@ -3,9 +3,11 @@ run repeats the step, and every row lands once (`ingestion.replayed_loads`, `mer
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,11 +31,13 @@ KILL_AFTER_COMMIT = REPO_ROOT / "tests" / "chaos" / "kill_after_commit.py"
     ],
 )
 def test_a_load_step_repeated_after_a_kill_lands_once(
-    warehouse: Warehouse, upstream: UpstreamProcess, step: str
+    warehouse: Warehouse, upstream: UpstreamProcess, step: str, tmp_path: Path
 ) -> None:
     killed = subprocess.run(
         [sys.executable, str(KILL_AFTER_COMMIT), step, "run", "--source", "shop_api"],
         cwd=REPO_ROOT,
+        # What dlt had in the temp folder when it was killed stays in the test's.
+        env={**os.environ, "TMPDIR": str(tmp_path)},
         capture_output=True,
         text=True,
     )

@@ -84,6 +84,9 @@ def command_env(target: str, scratch: Path, upstream: UpstreamProcess, database:
         "SOURCES__SHOP_API__TIMEOUT_SECONDS": "2",
         # dbt's artifacts away from the repository's own target/.
         "DBT_TARGET_PATH": str(scratch / "dbt-target"),
+        # dlt writes a merge's SQL to the temp folder before it moves it into the package:
+        # a kill in between leaves it there, so in the scratch folder.
+        "TMPDIR": str(scratch),
     }
     if database:
         env["POSTGRES_DB"] = database
