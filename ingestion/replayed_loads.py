@@ -48,7 +48,8 @@ def was_replayed(table_name: str) -> bool:
 
 
 class StateRowJob(InsertValuesLoadJob):
-    """dlt's insert job for the state row, skipped when the row of its package is stored."""
+    """dlt's insert job for the state row, run again: skipped when the row of its package is
+    stored."""
 
     def run(self) -> None:
         sql_client = self._job_client.sql_client
@@ -75,9 +76,9 @@ class ReplaySafeLoads:
     ) -> Any:
         if restore:  # a job that started in an earlier run and was not recorded as finished
             record_replay(table["name"])
-        is_state = table["name"] == self.schema.state_table_name
-        if is_state and ParsedLoadJobFileName.parse(file_path).file_format == "insert_values":
-            return StateRowJob(file_path)
+            is_state = table["name"] == self.schema.state_table_name
+            if is_state and ParsedLoadJobFileName.parse(file_path).file_format == "insert_values":
+                return StateRowJob(file_path)
         return super().create_load_job(table, file_path, load_id, restore)
 
     def complete_load(self, load_id: str) -> None:
