@@ -1,7 +1,8 @@
 with
 
--- dlt records a load's completion again when a run killed after recording it resumes the
--- package: a completed load is one row here however often it was recorded.
+-- dlt recorded a load's completion again when a run killed after recording it resumed the
+-- package (ingestion/replayed_loads.py now records it once; warehouses loaded before may
+-- hold it twice): a completed load is one row here however often it was recorded.
 source as (
 
     select distinct load_id from {{ source('shop', '_dlt_loads') }}
