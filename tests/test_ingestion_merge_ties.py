@@ -12,6 +12,7 @@ import pytest
 
 from ingestion import warehouse as warehouse_settings
 from ingestion.merge_ties import find_ties
+from ingestion.shop_api.endpoints import INSERT_ONLY
 from tests.support import Warehouse
 
 CHANGED = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -62,3 +63,39 @@ def test_a_load_without_ties_reports_none(target: str, tmp_path: Path, monkeypat
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
     pipeline = load(VERSIONS[2:], target, tmp_path / "pipelines", "no_ties")
     assert find_ties(pipeline, ["orders", "not_loaded"]) == {}
+
+
+def load_events(rows: list[dict], target: str, pipelines: Path) -> None:
+    @dlt.resource(name="events", primary_key="id", write_disposition=INSERT_ONLY)
+    def events() -> pa.Table:
+        yield pa.Table.from_pylist(rows)
+
+    pipeline = dlt.pipeline(
+        pipeline_name="events",
+        destination=warehouse_settings.destination(target),
+        dataset_name="events",
+        pipelines_dir=str(pipelines),
+    )
+    pipeline.run(events(), loader_file_format=warehouse_settings.loader_file_format(target))
+
+
+def test_an_insert_only_table_matches_rows_read_again_by_key_and_updated_at(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """Order items and tweets are immutable events (insert-only). A row read again (the lag
+    window) is the stored row and merges onto it; a row whose `updated_at` moved broke that
+    contract and is kept as a second version, for the source's `unique` test to report,
+    rather than dropped."""
+    first = [
+        {"id": "a", "kind": "sale", "updated_at": CHANGED},
+        {"id": "b", "kind": "sale", "updated_at": CHANGED},
+    ]
+    again = [
+        first[1],  # read again, unchanged
+        {"id": "a", "kind": "refund", "updated_at": CHANGED + timedelta(hours=1)},
+        {"id": "c", "kind": "sale", "updated_at": CHANGED + timedelta(hours=1)},
+    ]
+    load_events(first, warehouse.target, tmp_path / "pipelines")
+    load_events(again, warehouse.target, tmp_path / "pipelines")
+    kept = warehouse.query("select id, kind from events.events order by id, updated_at")
+    assert kept == [("a", "sale"), ("a", "refund"), ("b", "sale"), ("c", "sale")]
