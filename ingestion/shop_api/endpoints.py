@@ -20,7 +20,8 @@ class EndpointSpec:
 
 
 MERGE = "merge"
-# Immutable events: rows already loaded are never rewritten, re-reads never duplicate.
+# Immutable events: rows already loaded are never rewritten; a row read again matches its
+# stored copy by key and updated_at (ingestion/merge_ties.py), so re-reads never duplicate.
 INSERT_ONLY = {"disposition": "merge", "strategy": "insert-only"}
 
 ENDPOINTS = (
