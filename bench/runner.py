@@ -93,9 +93,10 @@ def compare(
 
 Scenario = Callable[[BenchConfig], Result]
 SCENARIOS: dict[str, Scenario] = {}
-# Opt-in scenarios and the flag that runs them: "peers" (`--peers`) or "large" (`--large`;
-# quick mode runs these too, at small sizes). `--only` runs whatever it names.
-OPT_IN: dict[str, str] = {}
+# Opt-in scenarios and the flags that run them, all of them needed: "peers" (`--peers`) and
+# "large" (`--large`; quick mode runs these too, at small sizes). `--only` runs whatever it
+# names.
+OPT_IN: dict[str, tuple[str, ...]] = {}
 # Scenarios of one group run in one worker process (they share cached setups, e.g. a loaded
 # warehouse); a group is the scenario's module unless it says otherwise.
 GROUPS: dict[str, str] = {}
@@ -105,7 +106,10 @@ SLOW_GROUPS: set[str] = set()
 
 
 def scenario(
-    scenario_id: str, opt_in: str | None = None, group: str | None = None, slow: bool = False
+    scenario_id: str,
+    opt_in: str | tuple[str, ...] = (),
+    group: str | None = None,
+    slow: bool = False,
 ) -> Callable[[Scenario], Scenario]:
     def register(function: Scenario) -> Scenario:
         SCENARIOS[scenario_id] = function
@@ -113,7 +117,7 @@ def scenario(
         if slow:
             SLOW_GROUPS.add(GROUPS[scenario_id])
         if opt_in:
-            OPT_IN[scenario_id] = opt_in
+            OPT_IN[scenario_id] = (opt_in,) if isinstance(opt_in, str) else opt_in
         return function
 
     return register
@@ -186,7 +190,17 @@ def write_reports(config: BenchConfig) -> tuple[Path, Path]:
 
 README = RESULTS_DIR.parents[1] / "README.md"
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
-LEADING = ("peer-dlt-tuned", "wire-floor", "peer-airbyte", "peer-singer", "whole-pipeline")
+LEADING = (
+    "peer-dlt-tuned",
+    "wire-floor",
+    "peer-airbyte",
+    "peer-singer",
+    "peer-dlt-tuned-1m",
+    "wire-floor-1m",
+    "peer-airbyte-1m",
+    "peer-singer-1m",
+    "whole-pipeline",
+)
 
 
 def update_readme(report: str) -> None:
@@ -236,12 +250,8 @@ def selected(config: BenchConfig, only: list[str] | None = None) -> list[str]:
     def wanted(scenario_id: str) -> bool:
         if only:
             return scenario_id in only
-        flag = OPT_IN.get(scenario_id)
-        return (
-            flag is None
-            or (flag == "peers" and config.peers)
-            or (flag == "large" and (config.large or config.quick))
-        )
+        flags = {"peers": config.peers, "large": config.large or config.quick}
+        return all(flags[flag] for flag in OPT_IN.get(scenario_id, ()))
 
     return [scenario_id for scenario_id in SCENARIOS if wanted(scenario_id)]
 

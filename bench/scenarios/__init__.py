@@ -7,7 +7,6 @@ from bench.scenarios import (  # noqa: F401
     growth,
     ingestion,
     loading,
-    peer,
     pruning,
     scale,
     source_load,
