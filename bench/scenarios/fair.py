@@ -144,9 +144,14 @@ def measured(
         rows = {table: read_all(upstream, table) for table in TABLES}
         truth = {table: len(table_rows) for table, table_rows in rows.items()}
         span = upstream_span(rows, upstream.clock())
-        for _ in range(repetitions):
+        for round_ in range(1, repetitions + 1):
             for tool in tools:
                 seconds[tool].append(timed_whole_process(tool, upstream, truth, span))
+                print(
+                    f"[bench]   {orders:,} orders, round {round_}/{repetitions}: {tool} "
+                    f"{seconds[tool][-1]:.1f} s, every row read",
+                    flush=True,
+                )
     return seconds
 
 
