@@ -175,21 +175,46 @@ def sized(large: bool, orders: int) -> str:
     return f", {orders:,} orders" if large else ""
 
 
-def peer_dlt_tuned(config: BenchConfig, scenario_id: str, large: bool = False) -> Result:
+# The peers `make ingest` is compared with: the record's title, how the peer is set up, and
+# the goal (`make ingest` at least this many times as fast).
+PEER_RECORDS = {
+    "dlt rest_api, tuned": (
+        "Peer: dlt rest_api tuned vs make ingest, whole processes",
+        "dlt tuned as its performance guide advises: resources parallelized, 1000-row pages, "
+        "Parquet, 8 extract / 2 normalize / 8 load workers",
+        5,
+    ),
+    AIRBYTE: (
+        "Peer: Airbyte low-code (PyAirbyte) vs make ingest, whole processes",
+        "Airbyte: a declarative manifest (bench/peers/airbyte_shop.yaml) read by PyAirbyte "
+        "into its DuckDB cache, streams split into 7-day partitions on updated_at, 8 "
+        "partitions at a time (its concurrency docs' advice), 1000-row pages",
+        10,
+    ),
+    SINGER: (
+        "Peer: Singer tap-rest-api-msdk into target-duckdb vs make ingest",
+        "Singer (bench/peers/singer_shop.py): one tap | target pipe per pagination style, "
+        "default settings, 1000-row pages",
+        15,
+    ),
+}
+
+
+def against_peer(config: BenchConfig, scenario_id: str, peer: str, large: bool = False) -> Result:
     orders, seconds = fair_seconds(config, large)
+    title, setup, goal = PEER_RECORDS[peer]
     return compare(
         scenario_id,
-        "Peer: dlt rest_api tuned vs make ingest, whole processes" + sized(large, orders),
+        title + sized(large, orders),
         f"full load of every API endpoint ({orders:,} orders) into a new DuckDB file at 30-50 "
         "ms per request, a rate limit that does not bind; each a whole process from a cold "
-        "start. dlt tuned as its performance guide advises: resources parallelized, 1000-row "
-        "pages, Parquet, 8 extract / 2 normalize / 8 load workers",
-        ("dlt rest_api, tuned", "make ingest"),
-        (seconds["dlt rest_api, tuned"], seconds["make ingest"]),
+        f"start. {setup}",
+        (peer, "make ingest"),
+        (seconds[peer], seconds["make ingest"]),
         "s",
-        ">= 5x",
+        f">= {goal}x",
         lower_is_better=True,
-        passed=lambda r: r >= 5,
+        passed=lambda r: r >= goal,
     )
 
 
@@ -212,46 +237,9 @@ def wire_floor(config: BenchConfig, scenario_id: str, large: bool = False) -> Re
     )
 
 
-def peer_airbyte(config: BenchConfig, scenario_id: str, large: bool = False) -> Result:
-    orders, seconds = fair_seconds(config, large)
-    return compare(
-        scenario_id,
-        "Peer: Airbyte low-code (PyAirbyte) vs make ingest, whole processes" + sized(large, orders),
-        f"full load of every API endpoint ({orders:,} orders) into a new DuckDB file at 30-50 "
-        "ms per request, a rate limit that does not bind; each a whole process from a cold "
-        "start. Airbyte: a declarative manifest (bench/peers/airbyte_shop.yaml) read by "
-        "PyAirbyte into its DuckDB cache, streams split into 7-day partitions on updated_at, "
-        "8 partitions at a time (its concurrency docs' advice), 1000-row pages",
-        (AIRBYTE, "make ingest"),
-        (seconds[AIRBYTE], seconds["make ingest"]),
-        "s",
-        ">= 10x",
-        lower_is_better=True,
-        passed=lambda r: r >= 10,
-    )
-
-
-def peer_singer(config: BenchConfig, scenario_id: str, large: bool = False) -> Result:
-    orders, seconds = fair_seconds(config, large)
-    return compare(
-        scenario_id,
-        "Peer: Singer tap-rest-api-msdk into target-duckdb vs make ingest" + sized(large, orders),
-        f"full load of every API endpoint ({orders:,} orders) into a new DuckDB file at 30-50 "
-        "ms per request, a rate limit that does not bind; each a whole process from a cold "
-        "start (bench/peers/singer_shop.py: one tap | target pipe per pagination style, "
-        "default settings, 1000-row pages)",
-        (SINGER, "make ingest"),
-        (seconds[SINGER], seconds["make ingest"]),
-        "s",
-        ">= 15x",
-        lower_is_better=True,
-        passed=lambda r: r >= 15,
-    )
-
-
 @scenario("peer-dlt-tuned", group="fair")
 def peer_dlt_tuned_200k(config: BenchConfig) -> Result:
-    return peer_dlt_tuned(config, "peer-dlt-tuned")
+    return against_peer(config, "peer-dlt-tuned", "dlt rest_api, tuned")
 
 
 @scenario("wire-floor", group="fair")
@@ -261,17 +249,17 @@ def wire_floor_200k(config: BenchConfig) -> Result:
 
 @scenario("peer-airbyte", opt_in="peers", group="fair")
 def peer_airbyte_200k(config: BenchConfig) -> Result:
-    return peer_airbyte(config, "peer-airbyte")
+    return against_peer(config, "peer-airbyte", AIRBYTE)
 
 
 @scenario("peer-singer", opt_in="peers", group="fair")
 def peer_singer_200k(config: BenchConfig) -> Result:
-    return peer_singer(config, "peer-singer")
+    return against_peer(config, "peer-singer", SINGER)
 
 
 @scenario("peer-dlt-tuned-1m", opt_in="large", group="fair")
 def peer_dlt_tuned_1m(config: BenchConfig) -> Result:
-    return peer_dlt_tuned(config, "peer-dlt-tuned-1m", large=True)
+    return against_peer(config, "peer-dlt-tuned-1m", "dlt rest_api, tuned", large=True)
 
 
 @scenario("wire-floor-1m", opt_in="large", group="fair")
@@ -281,12 +269,12 @@ def wire_floor_1m(config: BenchConfig) -> Result:
 
 @scenario("peer-airbyte-1m", opt_in=("peers", "large"), group="fair")
 def peer_airbyte_1m(config: BenchConfig) -> Result:
-    return peer_airbyte(config, "peer-airbyte-1m", large=True)
+    return against_peer(config, "peer-airbyte-1m", AIRBYTE, large=True)
 
 
 @scenario("peer-singer-1m", opt_in=("peers", "large"), group="fair")
 def peer_singer_1m(config: BenchConfig) -> Result:
-    return peer_singer(config, "peer-singer-1m", large=True)
+    return against_peer(config, "peer-singer-1m", SINGER, large=True)
 
 
 @scenario("whole-pipeline", group="fair")
