@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -23,7 +25,7 @@ class Task(Generic[T]):
 
 class TasksFailed(Exception):
     """A task failed (its retries spent); `unfinished` are the tasks whose results were not
-    handed on: the failed one, the ones running or queued then."""
+    handed on: the failed one, the ones running, waiting to be handed on, or queued then."""
 
     def __init__(self, cause: BaseException, unfinished: list[Task[Any]]) -> None:
         super().__init__(str(cause))
@@ -33,33 +35,76 @@ class TasksFailed(Exception):
 
 class TaskPool(Generic[T]):
     """Runs tasks on `workers` threads, at most `workers` at a time, yielding results in
-    completion order. Memory stays bounded: a task is only started when a worker is free and
-    results are handed on as they arrive. The first failure cancels what is queued and raises
-    `TasksFailed`, which names every task not handed on."""
+    completion order. A finished task's worker starts the next task at once, not when the
+    consumer next asks: the consumer's work on a result (converting a page, dlt writing it)
+    never leaves the connections idle. Memory stays bounded: results not yet handed on, and
+    tasks running, are at most `workers + ahead`. The first failure cancels what is queued
+    and raises `TasksFailed`, which names every task not handed on."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, ahead: int | None = None) -> None:
         self.workers = max(1, workers)
+        self.ahead = self.workers if ahead is None else max(0, ahead)
 
     def run(self, tasks: Iterable[Task[T]]) -> Iterator[T]:
         queued: deque[Task[T]] = deque(tasks)
         running: dict[Future[tuple[T, list[Task[T]]]], Task[T]] = {}
+        # (task, result, error), in completion order.
+        finished: queue.SimpleQueue[tuple[Task[T], Any, BaseException | None]] = queue.SimpleQueue()
+        lock = threading.RLock()  # a done callback may run in the submitting thread
+        waiting = 0  # results in `finished`, not yet handed on
+        stopped = False
+
+        def start_more() -> None:
+            while (
+                not stopped
+                and queued
+                and len(running) < self.workers
+                and len(running) + waiting < self.workers + self.ahead
+            ):
+                task = queued.popleft()
+                future = executor.submit(task.run)
+                running[future] = task
+                future.add_done_callback(on_done)
+
+        def on_done(future: Future[tuple[T, list[Task[T]]]]) -> None:
+            nonlocal waiting
+            with lock:
+                task = running.pop(future, None)
+                if task is None or future.cancelled():
+                    return
+                error = future.exception()
+                if error is None:
+                    result, follow_ups = future.result()
+                    queued.extend(follow_ups)
+                    finished.put((task, result, None))
+                else:
+                    finished.put((task, None, error))
+                waiting += 1
+                start_more()
+
         with ThreadPoolExecutor(self.workers, thread_name_prefix="fetch") as executor:
             try:
-                while queued or running:
-                    while queued and len(running) < self.workers:
-                        task = queued.popleft()
-                        running[executor.submit(task.run)] = task
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        task = running.pop(future)
-                        try:
-                            result, follow_ups = future.result()
-                        except Exception as error:
-                            unfinished = [task, *running.values(), *queued]
+                with lock:
+                    start_more()
+                while True:
+                    with lock:
+                        if not waiting and not running and not queued:
+                            return
+                    task, result, error = finished.get()
+                    with lock:
+                        waiting -= 1
+                        if error is not None:
+                            stopped = True
+                            unhanded = []
+                            while not finished.empty():
+                                unhanded.append(finished.get()[0])
+                            unfinished = [task, *running.values(), *unhanded, *queued]
                             raise TasksFailed(error, unfinished) from error
-                        queued.extend(follow_ups)
-                        yield result
+                        start_more()
+                    yield result
             finally:
-                queued.clear()
-                for future in running:
-                    future.cancel()
+                with lock:
+                    stopped = True
+                    queued.clear()
+                    for future in list(running):
+                        future.cancel()
