@@ -56,6 +56,7 @@ class RateLimiter:
         self._updated = time.monotonic()
         self._paused_until = 0.0
         self._observed = False
+        self._unanswered = 0  # tokens taken for requests not answered yet
         self._lock = threading.Lock()
 
     def acquire(self) -> float:
@@ -70,6 +71,7 @@ class RateLimiter:
                 self._updated = now
                 if now >= self._paused_until and self._tokens >= 1:
                     self._tokens -= 1
+                    self._unanswered += 1
                     return waited
                 delay = max(self._paused_until - now, (1 - self._tokens) / self.rate)
             time.sleep(delay)
@@ -77,9 +79,23 @@ class RateLimiter:
 
     def observe(self, headers: Any) -> None:
         """Adopt the server's view: its rate, its burst, and how many tokens are left."""
+        self._adopt(headers, 0)
+
+    def answered(self, headers: Any | None) -> None:
+        """A request that took a token was answered (`headers`) or failed without an answer.
+        The server counted its bucket when it took this request's token: requests still
+        unanswered may have reached it later, so their tokens come off what it says is left
+        (erring low by those it took before; steady pacing is unchanged, the burst shrinks)."""
+        with self._lock:
+            self._unanswered = max(0, self._unanswered - 1)
+            unanswered = self._unanswered
+        if headers is not None:
+            self._adopt(headers, unanswered)
+
+    def _adopt(self, headers: Any, unanswered: int) -> None:
         try:
             limit = float(headers["X-RateLimit-Limit"])
-            remaining = float(headers["X-RateLimit-Remaining"])
+            remaining = float(headers["X-RateLimit-Remaining"]) - unanswered
         except (KeyError, ValueError):
             return
         with self._lock:
@@ -219,8 +235,12 @@ class PacedSession(requests.Session):
             finally:
                 throttled = response is not None and response.status_code == 429
                 self.concurrency.release(throttled)
+                headers = response.headers if response is not None else None
+                if self.pace:
+                    self.limiter.answered(headers)
+                elif headers is not None:
+                    self.limiter.observe(headers)
             if response is not None:
-                self.limiter.observe(response.headers)
                 self.stats.add(endpoint, bytes=len(response.content))
                 if response.status_code == 304:
                     self.stats.add(endpoint, not_modified_304=1)

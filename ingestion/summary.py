@@ -193,6 +193,8 @@ def summarize(
                         summary.by_resource[resource] = custom
                         summary.rate_limit = custom.get("rate_limit", summary.rate_limit)
                         totals.update({k: custom.get(k, 0) for k in REQUEST_COUNTERS})
+    # Resources extract in parallel, in no fixed order: tables are listed by name.
+    summary.rows = dict(sorted(summary.rows.items()))
     summary.changes = {table: change_kinds(summary, table) for table in summary.rows}
     totals["rejects_pending"] = rejects_pending(pipeline, source_name)
     summary.requests = dict(totals)

@@ -3,8 +3,9 @@
 One resource per endpoint, each with an incremental cursor on `updated_at` (with a lag, so
 late changes stamped just behind the last run are read again; merge keys make that free),
 except the small slow-changing ones (products, stores), which are re-read whole behind a
-conditional request: unchanged, they cost a 304 and no rows. Pages are fetched concurrently
-(`fetch.py`) through one paced, retrying session shared by every resource (`ingestion.http`),
+conditional request: unchanged, they cost a 304 and no rows. Endpoints are read side by side
+(dlt's parallelized resources), their pages fetched concurrently (`fetch.py`) through one
+paced, retrying session shared by every resource (`ingestion.http`),
 and handed to dlt as Arrow tables (`ingestion.arrow_pages`), rows it cannot load going to
 `<table>__rejected` with the reason, to be fetched again by key on the next runs
 (`rejects.py`).
@@ -148,6 +149,9 @@ def endpoint_resource(
         "name": spec.name,
         "primary_key": spec.primary_key,
         "write_disposition": spec.write_disposition,
+        # dlt advances each endpoint's generator on its own thread: one endpoint's first
+        # requests, and the work on its pages, do not hold up the others'.
+        "parallelized": True,
     }
     if spec.write_disposition == MERGE:
         # A row changed while a run reads it can arrive twice in one load (in two slices):
