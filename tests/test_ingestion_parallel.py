@@ -12,7 +12,9 @@ from ingestion.parallel import Task, TaskPool, TasksFailed
 WAIT = 10.0  # seconds a test waits for a thread; only a broken pool ever waits that long
 
 
-def gated(name: str, started: dict[str, threading.Event], gate: threading.Event | None = None):
+def gated(
+    name: str, started: dict[str, threading.Event], gate: threading.Event | None = None
+) -> Task[str]:
     started[name] = threading.Event()
 
     def run() -> tuple[str, list[Task[str]]]:
