@@ -13,6 +13,13 @@ extension point); `find_ties` tells the run summary which keys it decided. When 
 the table ran again in this package (`replayed_loads`), its staging table may hold a file
 twice, and an insert-only merge takes one row per key (dlt's inserts every staging row whose
 key is new); otherwise it skips that work, which costs a sort of the staging table.
+
+An insert-only row read again adopts the new load when its stored copy came in a load that
+never completed: a package aborted after the table's merge committed (a later table's load
+failed for good, and the run rolled the state back) leaves its rows under a load id that
+`_dlt_loads` never records, where dbt, which reads completed loads only, does not see them.
+The state was rolled back, so the next run reads those rows again; matching their stored
+copies and skipping them (dlt's insert-only merge) would hide them for good.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ if TYPE_CHECKING:
     import dlt
 
 CURSOR = "updated_at"
+LOAD_ID = "_dlt_load_id"
+LOADS_TABLE = "_dlt_loads"
 
 
 def tie_break_columns(columns: dict[str, Any], primary_keys: Sequence[str]) -> list[str]:
@@ -45,6 +54,8 @@ class TieBreakingMergeJob(SqlMergeFollowupJob):
     tie_break: str = ""  # ", a DESC NULLS LAST, ..." for the table being merged
     replayed: bool = False  # a load job of the table ran again: staging may hold it twice
     cursor: str = ""  # the table's `updated_at`, escaped, where it has one
+    completed_loads: str = ""  # SELECT of the load ids `_dlt_loads` records as completed
+    load_id: str = ""  # the rows' `_dlt_load_id`, escaped
 
     @classmethod
     def for_table(cls, root: Any, sql_client: Any) -> type[TieBreakingMergeJob]:
@@ -56,7 +67,15 @@ class TieBreakingMergeJob(SqlMergeFollowupJob):
             f", {escape(name)} DESC NULLS LAST" for name in tie_break_columns(root["columns"], keys)
         )
         cursor = escape(CURSOR) if CURSOR in root["columns"] else ""
-        bound = {"tie_break": order, "replayed": was_replayed(root["name"]), "cursor": cursor}
+        loads = sql_client.make_qualified_table_name(LOADS_TABLE)
+        completed = f"SELECT {escape('load_id')} FROM {loads} WHERE {escape('status')} = 0"
+        bound = {
+            "tie_break": order,
+            "replayed": was_replayed(root["name"]),
+            "cursor": cursor,
+            "completed_loads": completed,
+            "load_id": escape(LOAD_ID),
+        }
         return type(cls.__name__, (cls,), bound)
 
     @classmethod
@@ -100,6 +119,19 @@ class TieBreakingMergeJob(SqlMergeFollowupJob):
         # whose `updated_at` moved (the contract broken) loads as a second version, which the
         # source's `unique` test reports, instead of being dropped without a word.
         matched_on = [*primary_keys, cls.cursor] if insert_only and cls.cursor else primary_keys
+        if insert_only:
+            filters = [not_deleted_cond if hard_delete_col is not None else None]
+            filters.append(conditions.get("source_filter"))
+            if any(filters):
+                condition = " AND ".join(f"({f})" for f in filters if f)
+                staging_root_table_name = (
+                    f"(SELECT * FROM {staging_root_table_name} WHERE {condition})"
+                )
+            return [
+                cls.gen_insert_only_merge_sql(
+                    root_table_name, staging_root_table_name, matched_on, root_table_column_names
+                )
+            ]
         return super().gen_upsert_merge_sql(
             root_table_name,
             staging_root_table_name,
@@ -110,6 +142,22 @@ class TieBreakingMergeJob(SqlMergeFollowupJob):
             insert_only=insert_only,
             not_deleted_cond=not_deleted_cond,
             **conditions,
+        )
+
+    @classmethod
+    def gen_insert_only_merge_sql(
+        cls, root: str, staging: str, matched_on: Sequence[str], columns: Sequence[str]
+    ) -> str:
+        """dlt's insert-only MERGE, and a stored copy of an incomplete load takes the row read
+        again (see the module's docstring)."""
+        on = " AND ".join(f"d.{name} = s.{name}" for name in matched_on)
+        names = ", ".join(columns)
+        return (
+            f"MERGE INTO {root} d USING {staging} s ON {on}\n"
+            f"WHEN MATCHED AND d.{cls.load_id} NOT IN ({cls.completed_loads})\n"
+            f"    THEN UPDATE SET {', '.join(f'{name} = s.{name}' for name in columns)}\n"
+            f"WHEN NOT MATCHED\n"
+            f"    THEN INSERT ({names}) VALUES ({', '.join(f's.{name}' for name in columns)});"
         )
 
     @classmethod

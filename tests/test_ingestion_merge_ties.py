@@ -65,7 +65,7 @@ def test_a_load_without_ties_reports_none(target: str, tmp_path: Path, monkeypat
     assert find_ties(pipeline, ["orders", "not_loaded"]) == {}
 
 
-def load_events(rows: list[dict], target: str, pipelines: Path) -> None:
+def load_events(rows: list[dict], target: str, pipelines: Path) -> dlt.Pipeline:
     @dlt.resource(name="events", primary_key="id", write_disposition=INSERT_ONLY)
     def events() -> pa.Table:
         yield pa.Table.from_pylist(rows)
@@ -77,6 +77,7 @@ def load_events(rows: list[dict], target: str, pipelines: Path) -> None:
         pipelines_dir=str(pipelines),
     )
     pipeline.run(events(), loader_file_format=warehouse_settings.loader_file_format(target))
+    return pipeline
 
 
 def test_an_insert_only_table_matches_rows_read_again_by_key_and_updated_at(
@@ -99,3 +100,31 @@ def test_an_insert_only_table_matches_rows_read_again_by_key_and_updated_at(
     load_events(again, warehouse.target, tmp_path / "pipelines")
     kept = warehouse.query("select id, kind from events.events order by id, updated_at")
     assert kept == [("a", "sale"), ("a", "refund"), ("b", "sale"), ("c", "sale")]
+
+
+def test_an_insert_only_row_stored_by_a_load_that_never_completed_is_read_again_visibly(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """A package aborted after its insert-only merge committed (a later table failed for
+    good; the state rolled back) leaves rows under a load id `_dlt_loads` never records, and
+    dbt reads completed loads only. The next run reads them again: they must take its load
+    id, not match their stored copies and stay hidden."""
+    rows = [
+        {"id": "a", "kind": "sale", "updated_at": CHANGED},
+        {"id": "b", "kind": "sale", "updated_at": CHANGED},
+    ]
+    pipeline = load_events(rows, warehouse.target, tmp_path / "pipelines")
+    with pipeline.sql_client() as client:  # the load as an aborted package leaves it
+        client.execute_sql("delete from events._dlt_loads")
+
+    load_events(
+        [*rows, {"id": "c", "kind": "sale", "updated_at": CHANGED}],
+        warehouse.target,
+        tmp_path / "pipelines",
+    )
+    visible = warehouse.query(
+        "select id from events.events where _dlt_load_id in "
+        "(select load_id from events._dlt_loads where status = 0) order by id"
+    )
+    assert visible == [("a",), ("b",), ("c",)]
+    assert warehouse.query("select count(*) from events.events") == [(3,)]

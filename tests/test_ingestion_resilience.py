@@ -223,7 +223,10 @@ def test_a_load_the_warehouse_refuses_rolls_the_state_back(
     duckdb_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """dlt keeps the extracted state when a load fails for good; the pipeline takes it back
-    from the warehouse, so the rows are read again once the warehouse accepts them."""
+    from the warehouse, so the rows are read again once the warehouse accepts them. The
+    insert-only tables' merges (order items, tweets) committed before the orders' failed:
+    their rows, read again, join the load that completes (assert_raw_matches_upstream reads
+    completed loads only)."""
     key = secrets.token_hex(16)
     with UpstreamProcess(key, "--orders", ORDERS, *QUICK, "--rate-limit", "0") as upstream:
         point_pipeline_at(upstream, monkeypatch)
