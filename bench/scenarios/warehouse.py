@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -45,6 +46,25 @@ def dbt_run(database: Path, *args: str, target: str = "duckdb") -> float:
     if result.returncode != 0:
         raise RuntimeError(f"dbt run {' '.join(args)} failed:\n{result.stdout[-3000:]}")
     return json.loads((target_path / "run_results.json").read_text())["elapsed_time"]
+
+
+def dbt_build(database: Path, *args: str) -> float:
+    """Wall seconds of `dbt build` as `make build` runs it (unit tests aside) on the DuckDB file
+    `database`: the whole process, dbt starting, reading its parse, running and closing."""
+    target_path = database.parent / "dbt-target"
+    command = [DBT, "build", "--quiet", "--exclude-resource-type", "unit_test", *args]
+    started = time.perf_counter()
+    result = subprocess.run(
+        command,
+        cwd=REPO_ROOT,
+        env={**os.environ, "DUCKDB_PATH": str(database), "DBT_TARGET_PATH": str(target_path)},
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"dbt build {' '.join(args)} failed:\n{result.stdout[-3000:]}")
+    return seconds
 
 
 def ingest_both(target: str = "duckdb") -> None:
@@ -144,3 +164,52 @@ def transforms_incremental_large(config: BenchConfig) -> Result:
     # Quick mode only checks that it runs: at the smaller scenario's size (and measurement).
     orders = warehouse_orders(config) if config.quick else 10_000_000
     return transforms_comparison("transforms-incremental-10m", orders, config)
+
+
+@cache
+def full_rebuild_vs_build(orders: int, repetitions: int) -> tuple[list[float], list[float]]:
+    """Whole-command seconds of `dbt build --full-refresh` and of an incremental `dbt build`,
+    each on a copy of the warehouse one upstream day after its last build. One parse first,
+    as a deployment's builds find it: then each build reads dbt's partial parse."""
+    _, changed, _ = loaded_warehouse(orders)
+    scratch = changed.parent / "builds"
+    scratch.mkdir(exist_ok=True)
+    database = scratch / "warehouse.duckdb"
+    shutil.copy(changed, database)
+    dbt_build(database, "--select", "stg_shop__loads")  # parses, and builds one small view
+
+    def timed(*args: str) -> float:
+        shutil.copy(changed, database)
+        return dbt_build(database, *args)
+
+    return alternate(repetitions, lambda: timed("--full-refresh"), lambda: timed())
+
+
+def builds_comparison(scenario_id: str, orders: int, config: BenchConfig) -> Result:
+    _, _, changes = loaded_warehouse(orders)
+    base, opt = full_rebuild_vs_build(orders, config.repetitions)
+    touched = changes["new_orders"] + changes["completed_orders"] + changes["returned_orders"]
+    return compare(
+        scenario_id,
+        f"Transforms, whole command: dbt build --full-refresh vs incremental, {orders:,} orders",
+        f"`dbt build` (models and data tests, as `make build`) on DuckDB after one upstream day "
+        f"({touched:,} orders new or changed, {touched / orders:.1%}), each a whole process "
+        "timed from its start, dbt's partial parse warm",
+        ("--full-refresh", "incremental"),
+        (base, opt),
+        "s",
+        "incremental <= 5% of full refresh (>= 20x)",
+        lower_is_better=True,
+        passed=lambda r: r >= 20,
+    )
+
+
+@scenario("transforms-build", group=LOADED_WAREHOUSE)
+def builds(config: BenchConfig) -> Result:
+    return builds_comparison("transforms-build", warehouse_orders(config), config)
+
+
+@scenario("transforms-build-10m", opt_in="large", group=LOADED_WAREHOUSE)
+def builds_large(config: BenchConfig) -> Result:
+    orders = warehouse_orders(config) if config.quick else 10_000_000
+    return builds_comparison("transforms-build-10m", orders, config)
