@@ -4,6 +4,7 @@ run repeats the step, and every row lands once (`ingestion.replayed_loads`, `mer
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,14 +34,7 @@ KILL_AFTER_COMMIT = REPO_ROOT / "tests" / "chaos" / "kill_after_commit.py"
 def test_a_load_step_repeated_after_a_kill_lands_once(
     warehouse: Warehouse, upstream: UpstreamProcess, step: str, tmp_path: Path
 ) -> None:
-    killed = subprocess.run(
-        [sys.executable, str(KILL_AFTER_COMMIT), step, "run", "--source", "shop_api"],
-        cwd=REPO_ROOT,
-        # What dlt had in the temp folder when it was killed stays in the test's.
-        env={**os.environ, "TMPDIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-    )
+    killed = kill_after_commit(step, tmp_path)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert f"killed after {step} committed" in killed.stderr
 
@@ -48,6 +42,39 @@ def test_a_load_step_repeated_after_a_kill_lands_once(
     assert "a stopped run left behind" in rerun
 
     assert_raw_matches_upstream(warehouse, upstream)
+    assert_every_row_once(warehouse)
+
+
+def test_a_run_killed_after_a_merge_on_a_machine_that_loses_its_state_shows_every_row(
+    warehouse: Warehouse, upstream: UpstreamProcess, tmp_path: Path
+) -> None:
+    """Killed right after the order items' merge committed, and the pipeline's local state
+    lost with the machine (an orchestrator's container): the package is gone, and the merged
+    items sit under a load id `_dlt_loads` never records, where dbt does not read. The next
+    run finds no completed state in the warehouse and reads everything again; the items it
+    reads again take its load instead of matching their hidden copies."""
+    killed = kill_after_commit("order_items.sql", tmp_path)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    shutil.rmtree(os.environ["PIPELINES_DIR"])
+
+    make("ingest", warehouse.target)
+    assert_raw_matches_upstream(warehouse, upstream)
+    assert_every_row_once(warehouse)
+
+
+def kill_after_commit(step: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`make ingest`'s shop_api run, killed right after `step` committed."""
+    return subprocess.run(
+        [sys.executable, str(KILL_AFTER_COMMIT), step, "run", "--source", "shop_api"],
+        cwd=REPO_ROOT,
+        # What dlt had in the temp folder when it was killed stays in the test's.
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+
+
+def assert_every_row_once(warehouse: Warehouse) -> None:
     once = {f"raw.{table}": key for table, key in RAW_KEYS.items()}
     for dataset in DATASETS.values():
         once |= {

@@ -3,8 +3,10 @@ load step, before dlt recorded it on local disk: the moment `make chaos` hits on
 
     python tests/chaos/kill_after_commit.py STEP [ingestion arguments...]
 
-STEP is a table, whose load job is the step (the first one that commits), or `_dlt_loads`:
-the package's completion, recorded in the warehouse before dlt marks the package complete.
+STEP is a table, whose load job is the step (the first one that commits); a table and a
+job's file format, `order_items.sql`, for that job of the table (`sql`: its merge); or
+`_dlt_loads`: the package's completion, recorded in the warehouse before dlt marks the package
+complete.
 """
 
 from __future__ import annotations
@@ -43,10 +45,12 @@ def kill_after(step: str) -> None:
         return
 
     release = RunnableLoadJob._release
+    table, _, file_format = step.partition(".")
 
     def released(self: RunnableLoadJob, next_state: Any) -> None:
         # The job's transaction committed; dlt's record of it comes in `_release`.
-        if next_state == "completed" and self._load_table["name"] == step:
+        committed = next_state == "completed" and self._load_table["name"] == table
+        if committed and file_format in ("", self.job_file_info().file_format):
             die(step)
         release(self, next_state)
 
