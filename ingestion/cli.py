@@ -57,9 +57,15 @@ def run_source(source_name: str, args: argparse.Namespace) -> tuple[int, list[st
         return 2, [f"ingestion: {source_name}: bad configuration: {one_line(str(error))}"]
     except PipelineStepFailed as error:
         reason = explain(error, source_name, error.step, args.target)
+        # A window's run leaves the state alone, so the next plain run does not read it again.
+        then = (
+            "run the same --start/--end again"
+            if args.start or args.end
+            else "the next run starts from the same state"
+        )
         return 1, [
             f"ingestion: {source_name} failed in {error.step}: {reason} (nothing from this run "
-            "was committed; the next run starts from the same state)"
+            f"was committed; {then})"
         ]
     if summary.stopped:
         # What was read landed; the rest is read by the next run (exit code 4, documented).

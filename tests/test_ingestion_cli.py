@@ -46,6 +46,11 @@ def test_wrong_key_exits_with_a_one_line_reason_and_no_secret(
     assert "GET /v1/" in result.stderr and "401" in result.stderr
     assert "wrong-secret-value" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+    assert "the next run starts from the same state" in result.stderr
+    # A window's run leaves the state alone: the next plain run would not read the window.
+    window = run_cli(env, "--source", "shop_api", "--start", "2026-01-01")
+    assert window.returncode == 1
+    assert "run the same --start/--end again" in window.stderr
 
     result = run_cli({**env, "UPSTREAM_API_KEY": upstream.api_key})
     assert result.returncode == 0, result.stderr
