@@ -15,11 +15,12 @@ twice, and an insert-only merge takes one row per key (dlt's inserts every stagi
 key is new); otherwise it skips that work, which costs a sort of the staging table.
 
 An insert-only row read again adopts the new load when its stored copy came in a load that
-never completed: a package aborted after the table's merge committed (a later table's load
-failed for good, and the run rolled the state back) leaves its rows under a load id that
-`_dlt_loads` never records, where dbt, which reads completed loads only, does not see them.
-The state was rolled back, so the next run reads those rows again; matching their stored
-copies and skipping them (dlt's insert-only merge) would hide them for good.
+never completed. A package aborted after the table's merge committed (a later table's load
+failed for good, and the run rolled the state back), or killed after it on a machine that
+then lost the pipeline's local state, leaves its rows under a load id that `_dlt_loads` never
+records, where dbt, which reads completed loads only, does not see them. The state was not
+committed, so the next run reads those rows again; matching their stored copies and skipping
+them (dlt's insert-only merge) would hide them for good.
 """
 
 from __future__ import annotations
