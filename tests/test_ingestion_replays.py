@@ -63,7 +63,7 @@ def test_a_run_killed_after_a_merge_on_a_machine_that_loses_its_state_shows_ever
 
 
 def kill_after_commit(step: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """`make ingest`'s shop_api run, killed right after `step` committed."""
+    """`python -m ingestion run --source shop_api`, killed right after `step` committed."""
     return subprocess.run(
         [sys.executable, str(KILL_AFTER_COMMIT), step, "run", "--source", "shop_api"],
         cwd=REPO_ROOT,

@@ -128,8 +128,8 @@ def full_refresh_vs_incremental(
 ) -> tuple[list[float], list[float]]:
     """Seconds of a full refresh and of an incremental build, each on a copy of the warehouse
     one upstream day after its last build: `dbt run`'s time for its models, or, with
-    `whole_command`, `dbt build` as a process. Then one parse first, as a deployment's
-    builds find it: each build reads dbt's partial parse."""
+    `whole_command`, `dbt build` as a process, after one parse (a deployment's builds find
+    dbt's partial parse ready)."""
     _, changed, _ = loaded_warehouse(orders)
     scratch = changed.parent / ("builds" if whole_command else "transforms")
     scratch.mkdir(exist_ok=True)
