@@ -121,18 +121,16 @@ class TieBreakingMergeJob(SqlMergeFollowupJob):
         # source's `unique` test reports, instead of being dropped without a word.
         matched_on = [*primary_keys, cls.cursor] if insert_only and cls.cursor else primary_keys
         if insert_only:
-            filters = [not_deleted_cond if hard_delete_col is not None else None]
-            filters.append(conditions.get("source_filter"))
-            if any(filters):
-                condition = " AND ".join(f"({f})" for f in filters if f)
+            # dlt's upsert statement, which updates only a stored copy of a load that never
+            # completed (module docstring) and inserts the rest. Rows that arrive deleted are
+            # left out of staging first, as dlt's insert-only merge does.
+            if hard_delete_col is not None and not_deleted_cond is not None:
                 staging_root_table_name = (
-                    f"(SELECT * FROM {staging_root_table_name} WHERE {condition})"
+                    f"(SELECT * FROM {staging_root_table_name} WHERE {not_deleted_cond})"
                 )
-            return [
-                cls.gen_insert_only_merge_sql(
-                    root_table_name, staging_root_table_name, matched_on, root_table_column_names
-                )
-            ]
+            hard_delete_col = deleted_cond = None
+            conditions["changed_cond"] = f"d.{cls.load_id} NOT IN ({cls.completed_loads})"
+            insert_only = False
         return super().gen_upsert_merge_sql(
             root_table_name,
             staging_root_table_name,
@@ -143,22 +141,6 @@ class TieBreakingMergeJob(SqlMergeFollowupJob):
             insert_only=insert_only,
             not_deleted_cond=not_deleted_cond,
             **conditions,
-        )
-
-    @classmethod
-    def gen_insert_only_merge_sql(
-        cls, root: str, staging: str, matched_on: Sequence[str], columns: Sequence[str]
-    ) -> str:
-        """dlt's insert-only MERGE, and a stored copy of an incomplete load takes the row read
-        again (see the module's docstring)."""
-        on = " AND ".join(f"d.{name} = s.{name}" for name in matched_on)
-        names = ", ".join(columns)
-        return (
-            f"MERGE INTO {root} d USING {staging} s ON {on}\n"
-            f"WHEN MATCHED AND d.{cls.load_id} NOT IN ({cls.completed_loads})\n"
-            f"    THEN UPDATE SET {', '.join(f'{name} = s.{name}' for name in columns)}\n"
-            f"WHEN NOT MATCHED\n"
-            f"    THEN INSERT ({names}) VALUES ({', '.join(f's.{name}' for name in columns)});"
         )
 
     @classmethod
