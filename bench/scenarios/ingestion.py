@@ -17,7 +17,7 @@ import httpx
 from bench.runner import BenchConfig, Result, alternate, compare, median, scenario
 from bench.scenarios.upstream import DEFAULT_RATE_LIMIT
 from ingestion import pipeline as ingestion_pipeline
-from ingestion.shop_api import MAX_PAGE_SIZE
+from ingestion.shop_api import MAX_CONCURRENCY, MAX_PAGE_SIZE
 from upstream.process import UpstreamProcess
 
 # The upstream's default latency, and a rate limit high enough never to bind.
@@ -78,14 +78,17 @@ def network_latency(config: BenchConfig) -> Result:
         base, opt = alternate(
             config.repetitions,
             lambda: timed_in_fresh_warehouse(extract_only(resources), **shop_api_env(upstream, 1)),
-            lambda: timed_in_fresh_warehouse(extract_only(resources), **shop_api_env(upstream, 8)),
+            lambda: timed_in_fresh_warehouse(
+                extract_only(resources), **shop_api_env(upstream, MAX_CONCURRENCY)
+            ),
         )
     return compare(
         "network-latency",
         "Network latency: sequential vs parallel pages",
         f"extracting orders (cursor, sliced) and order items (page/offset) of "
-        f"{orders:,} orders at 30-50 ms per request; 1 request in flight vs up to 8",
-        ("sequential", "8 in flight"),
+        f"{orders:,} orders at 30-50 ms per request; 1 request in flight vs up to "
+        f"{MAX_CONCURRENCY} (the default)",
+        ("sequential", f"{MAX_CONCURRENCY} in flight"),
         (base, opt),
         "s",
         ">= 4x",
@@ -100,7 +103,7 @@ def rate_limited_run(upstream: UpstreamProcess, pace: bool) -> dict[str, float]:
     httpx.post(f"{upstream.url}/admin/counters/reset", headers=headers)
     seconds = timed_in_fresh_warehouse(
         extract_only(("orders", "order_items")),
-        **shop_api_env(upstream, 8),
+        **shop_api_env(upstream, MAX_CONCURRENCY),
         SOURCES__SHOP_API__PACE_REQUESTS=str(pace).lower(),
     )
     counters = httpx.get(f"{upstream.url}/admin/counters", headers=headers).json()
@@ -135,7 +138,8 @@ def rate_limit(config: BenchConfig) -> Result:
         "rate-limit",
         "Rate limits: retry on 429 only vs proactive limiter",
         f"pages served per second, as a share of the {DEFAULT_RATE_LIMIT:g} req/s "
-        f"limit, extracting orders and items of {orders:,} orders with 8 workers",
+        f"limit, extracting orders and items of {orders:,} orders with up to "
+        f"{MAX_CONCURRENCY} requests in flight",
         ("retry on 429", "paced"),
         (base, opt),
         "% of limit",

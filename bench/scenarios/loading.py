@@ -15,6 +15,7 @@ from pathlib import Path
 from bench.runner import BenchConfig, Result, compare, median, scenario
 from bench.scenarios.ingestion import REALISTIC
 from bench.scenarios.warehouse import UNTHROTTLED
+from ingestion.shop_api import MAX_CONCURRENCY
 from upstream.process import UpstreamProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -125,21 +126,24 @@ def batch_size(config: BenchConfig) -> Result:
 
 
 @dataclass(frozen=True)
-class LoaderSetting:
-    """One dlt setting walked along a curve by `make ingest` runs."""
+class IngestSetting:
+    """One setting walked along a curve by `make ingest` runs."""
 
     id: str
     title: str
     env: str  # dlt's environment variable for it
     label: str  # what its values mean, the curve's x axis
     values: tuple[int, ...]
-    chosen: int  # the value this project runs with (.dlt/config.toml or dlt's default)
+    chosen: int  # the value this project runs with (its code, .dlt/config.toml or dlt's)
+    # The upstream's latency and limit, and how the record says it.
+    upstream: tuple[str, ...] = UNTHROTTLED
+    conditions: str = "no API latency"
 
 
 # A file_max_items this large never rotates: one file per table and run, dlt's default.
 NO_ROTATION = 10_000_000
-LOADER_SETTINGS = (
-    LoaderSetting(
+INGEST_SETTINGS = (
+    IngestSetting(
         "buffer-size",
         "Batch size: rows dlt buffers per writer before writing, time and peak memory",
         "DATA_WRITER__BUFFER_MAX_ITEMS",
@@ -147,7 +151,7 @@ LOADER_SETTINGS = (
         (1_000, 5_000, 20_000, 100_000),
         5_000,
     ),
-    LoaderSetting(
+    IngestSetting(
         "file-size",
         "Batch size: rows per load file (rotation), time and peak memory",
         "DATA_WRITER__FILE_MAX_ITEMS",
@@ -155,7 +159,7 @@ LOADER_SETTINGS = (
         (20_000, 100_000, 500_000, NO_ROTATION),
         NO_ROTATION,
     ),
-    LoaderSetting(
+    IngestSetting(
         "load-workers",
         "Load workers: files loaded in parallel, time and peak memory",
         "LOAD__WORKERS",
@@ -163,15 +167,27 @@ LOADER_SETTINGS = (
         (1, 4, 20),
         20,
     ),
+    IngestSetting(
+        "in-flight",
+        "Requests in flight: API pages fetched at once, time and peak memory",
+        "SOURCES__SHOP_API__MAX_CONCURRENCY",
+        "requests in flight",
+        (4, 8, 16, 32),
+        MAX_CONCURRENCY,
+        REALISTIC,  # what requests in flight hide: the latency
+        "30-50 ms per request, a rate limit that does not bind",
+    ),
 )
 
 
-def loader_curve(setting: LoaderSetting, config: BenchConfig) -> Result:
+def setting_curve(setting: IngestSetting, config: BenchConfig) -> Result:
     orders = min(config.scale, 5_000 if config.quick else 200_000)
     # Quick mode checks the scenario runs: the chosen value and one other.
     values = (setting.values[0], setting.chosen) if config.quick else setting.values
     runs: dict[int, list[IngestRun]] = {value: [] for value in values}
-    with UpstreamProcess(secrets.token_hex(16), "--orders", str(orders), *UNTHROTTLED) as upstream:
+    with UpstreamProcess(
+        secrets.token_hex(16), "--orders", str(orders), *setting.upstream
+    ) as upstream:
         for _ in range(config.repetitions):
             for value in values:  # interleaved, so noise hits every value alike
                 runs[value].append(
@@ -197,7 +213,7 @@ def loader_curve(setting: LoaderSetting, config: BenchConfig) -> Result:
     return compare(
         setting.id,
         setting.title,
-        f"`make ingest` (both sources, {orders:,} orders, no API latency) into DuckDB at "
+        f"`make ingest` (both sources, {orders:,} orders, {setting.conditions}) into DuckDB at "
         f"{setting.env}={', '.join(map(str, values))}; this project runs "
         f"{setting.chosen}",
         (f"{slowest[setting.label]:,} (slowest other)", f"{setting.chosen:,} (chosen)"),
@@ -223,7 +239,7 @@ def loader_curve(setting: LoaderSetting, config: BenchConfig) -> Result:
     )
 
 
-for _setting in LOADER_SETTINGS:
-    scenario(_setting.id, group="loader-curves")(
-        lambda config, setting=_setting: loader_curve(setting, config)
+for _setting in INGEST_SETTINGS:
+    scenario(_setting.id, group="setting-curves")(
+        lambda config, setting=_setting: setting_curve(setting, config)
     )

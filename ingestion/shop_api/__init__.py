@@ -37,6 +37,9 @@ from ingestion.window import Window
 
 SOURCE_NAME = "shop_api"
 MAX_PAGE_SIZE = 1000
+# Requests in flight at once (all endpoints together), unless the API's 429s lower it: the
+# fastest on `make bench`'s curve (scenario `in-flight`) at 30-50 ms per request.
+MAX_CONCURRENCY = 16
 BATCH_ROWS = 10_000  # rows handed to dlt at once (pages are joined up to this)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -273,7 +276,7 @@ def shop_api(
     base_url: str = dlt.config.value,
     api_key: str = dlt.secrets.value,
     rate_limit: float = 20.0,
-    max_concurrency: int = 8,
+    max_concurrency: int = MAX_CONCURRENCY,
     page_size: int = MAX_PAGE_SIZE,
     lag_seconds: float = 3600.0,
     max_retry_seconds: float = 120.0,
