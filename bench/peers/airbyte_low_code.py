@@ -33,7 +33,7 @@ def main() -> int:
             "start_date": os.environ["AIRBYTE_START_DATE"],
             "end_date": os.environ["AIRBYTE_END_DATE"],
             "step": os.environ.get("AIRBYTE_STEP", "P7D"),
-            "concurrency": int(os.environ.get("AIRBYTE_CONCURRENCY", "8")),
+            "concurrency": int(os.environ["AIRBYTE_CONCURRENCY"]),
         },
         source_manifest=MANIFEST,
     )

@@ -1,8 +1,8 @@
 """`python -m bench.peers.wire_floor`: the wire floor. Every page of every endpoint of the
-shop API downloaded with CONCURRENCY requests in flight (8 by default, as `make ingest`),
-parsed and thrown away: no extraction state, no conversion, no load. What no client reading
-this API can beat by much; prints the rows read per table (JSON). Reads SHOP_API_URL and
-UPSTREAM_API_KEY.
+shop API downloaded with CONCURRENCY requests in flight (the bench sets as many as `make
+ingest`), parsed and thrown away: no extraction state, no conversion, no load. What no
+client reading this API can beat by much; prints the rows read per table (JSON). Reads
+SHOP_API_URL, UPSTREAM_API_KEY and CONCURRENCY.
 
 Page-numbered endpoints: page 1 says how many pages there are, the rest come at once.
 Cursor endpoints: the time from the first change to now cut into as many even slices as
@@ -80,7 +80,7 @@ async def read_everything(url: str, key: str, concurrency: int) -> dict[str, int
 
 
 def main() -> int:
-    concurrency = int(os.environ.get("CONCURRENCY", "8"))
+    concurrency = int(os.environ["CONCURRENCY"])
     rows = asyncio.run(
         read_everything(os.environ["SHOP_API_URL"], os.environ["UPSTREAM_API_KEY"], concurrency)
     )
