@@ -34,6 +34,7 @@ from dlt.destinations.impl.duckdb.configuration import (
 from dlt.destinations.impl.duckdb.duck import DuckDbClient
 from dlt.destinations.impl.duckdb.factory import duckdb as duckdb_destination
 
+from ingestion.first_loads import FirstLoadMergeJob, FirstLoads
 from ingestion.merge_ties import TieBreakingMergeJob
 from ingestion.replayed_loads import ReplaySafeLoads
 from ingestion.warehouse_file import open_file
@@ -81,7 +82,7 @@ class GuardedDuckDbClientConfiguration(DuckDbClientConfiguration):
     credentials: GuardedDuckDbCredentials = None
 
 
-class SpillableDedupMergeJob(TieBreakingMergeJob):
+class SpillableDedupMergeJob(FirstLoadMergeJob, TieBreakingMergeJob):
     @classmethod
     def gen_select_from_dedup_sql(
         cls,
@@ -117,14 +118,15 @@ class SpillableDedupMergeJob(TieBreakingMergeJob):
         return f"{unique_rows}\nUNION ALL\n{ranked_rows}"
 
 
-class WarehouseDuckDbClient(ReplaySafeLoads, DuckDbClient):
+class WarehouseDuckDbClient(FirstLoads, ReplaySafeLoads, DuckDbClient):
     def _create_merge_followup_jobs(self, table_chain: Sequence[Any]) -> list[Any]:
         return [SpillableDedupMergeJob.from_table_chain(table_chain, self.sql_client)]
 
 
 class duckdb_warehouse(duckdb_destination):
-    """dlt's `duckdb` destination with the pool, merge job and replay-safe loads above
-    (lowercase, as dlt names its destination factories)."""
+    """dlt's `duckdb` destination with the pool, merge job, replay-safe loads and straight
+    first loads (`ingestion.first_loads`) above (lowercase, as dlt names its destination
+    factories)."""
 
     spec = GuardedDuckDbClientConfiguration
 
