@@ -8,7 +8,8 @@ merge that follows first moves the rows of any key that arrived more than once (
 while the run read it, or a load job run again after a kill) into the staging table and
 out of the table, and then runs the usual merge of that staging table: the same versions win,
 by the same rules (`merge_ties`), ties are still found in staging, and a first load without
-repeated keys moves nothing.
+repeated keys moves nothing. (An insert-only table keeps every version a load reads, as dlt's
+insert-only merge does: it gathers only after a job of its ran twice.)
 
 Which tables load straight is decided once per load package, before any of its files loads,
 and kept in the package's state: a run resumed after a kill loads the rest of the package the
@@ -26,6 +27,8 @@ from dlt.common.schema.utils import get_columns_names_with_prop, get_nested_tabl
 from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 from dlt.common.storages.load_package import commit_load_package_state, destination_state
 from dlt.destinations.sql_jobs import SqlMergeFollowupJob
+
+from ingestion.replayed_loads import was_replayed
 
 FIRST_LOADS = "first_loads"  # in the load package's destination state: table -> straight
 STRATEGIES = (None, "delete-insert", "insert-only")
@@ -107,10 +110,17 @@ class FirstLoadMergeJob(SqlMergeFollowupJob):
 
 
 def gather_repeated_keys(table: Any, sql_client: Any) -> list[str]:
-    """Statements that move the rows of keys stored more than once into a new staging table."""
+    """Statements that move the rows of keys stored more than once into a new staging table.
+    An insert-only merge keeps every version a load read (as dlt's does): there, only a load
+    job run again (`replayed_loads`) leaves rows to merge, and otherwise staging stays empty."""
     stored, staging = sql_client.get_qualified_table_names(table["name"])
     (key,) = get_columns_names_with_prop(table, "primary_key")
     key = sql_client.escape_column_name(key)
+    if table.get("x-merge-strategy") == "insert-only" and not was_replayed(table["name"]):
+        return [
+            f"DROP TABLE IF EXISTS {staging}",
+            f"CREATE TABLE {staging} AS SELECT * FROM {stored} WHERE 1 = 0",
+        ]
     repeated = f"SELECT {key} FROM {stored} GROUP BY {key} HAVING count(*) > 1"
     return [
         f"DROP TABLE IF EXISTS {staging}",

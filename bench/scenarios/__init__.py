@@ -3,6 +3,7 @@
 from bench.scenarios import (  # noqa: F401
     bulk_load,
     fair,
+    first_load,
     freshness,
     growth,
     ingestion,
