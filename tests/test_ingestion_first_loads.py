@@ -7,13 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dlt
-import pyarrow as pa
 
-from ingestion import warehouse as warehouse_settings
 from ingestion.first_loads import FIRST_LOADS
 from ingestion.merge_ties import find_ties
-from ingestion.shop_api.endpoints import INSERT_ONLY
 from tests.support import Warehouse
+from tests.test_ingestion_merge_ties import events, orders, run
 
 CHANGED = datetime(2026, 3, 1, 12, tzinfo=UTC)
 LATER = CHANGED + timedelta(hours=1)
@@ -22,29 +20,7 @@ LATER = CHANGED + timedelta(hours=1)
 def load(rows: list[dict], target: str, pipelines: Path) -> tuple[dlt.Pipeline, dict]:
     """Orders (merge, newest `updated_at` wins) and events (insert-only) from the same rows;
     the pipeline, and which tables its package loaded straight."""
-
-    @dlt.resource(
-        name="orders",
-        primary_key="id",
-        write_disposition="merge",
-        columns={"updated_at": {"dedup_sort": "desc"}},
-    )
-    def orders() -> pa.Table:
-        yield pa.Table.from_pylist(rows)
-
-    @dlt.resource(name="events", primary_key="id", write_disposition=INSERT_ONLY)
-    def events() -> pa.Table:
-        yield pa.Table.from_pylist(rows)
-
-    pipeline = dlt.pipeline(
-        pipeline_name="first_loads",
-        destination=warehouse_settings.destination(target),
-        dataset_name="first_loads",
-        pipelines_dir=str(pipelines),
-    )
-    info = pipeline.run(
-        [orders(), events()], loader_file_format=warehouse_settings.loader_file_format(target)
-    )
+    pipeline, info = run([orders(rows), events(rows)], target, pipelines, "first_loads")
     (load_id,) = info.loads_ids
     package = pipeline._get_load_storage().loaded_packages.get_load_package_state(load_id)
     return pipeline, package["destination_state"].get(FIRST_LOADS, {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dlt
 import pyarrow as pa
@@ -27,24 +28,38 @@ VERSIONS = [
 ]
 
 
-def load(rows: list[dict], target: str, pipelines: Path, dataset: str) -> dlt.Pipeline:
-    @dlt.resource(
+def orders(rows: list[dict]) -> Any:
+    """A merge resource of `rows`, the newest `updated_at` of a key winning, as the shop's."""
+    return dlt.resource(
+        pa.Table.from_pylist(rows),
         name="orders",
         primary_key="id",
         write_disposition="merge",
         columns={"updated_at": {"dedup_sort": "desc"}},
     )
-    def orders() -> pa.Table:
-        yield pa.Table.from_pylist(rows)
 
+
+def events(rows: list[dict]) -> Any:
+    """An insert-only resource of `rows`, as the shop's immutable events."""
+    return dlt.resource(
+        pa.Table.from_pylist(rows), name="events", primary_key="id", write_disposition=INSERT_ONLY
+    )
+
+
+def run(data: Any, target: str, pipelines: Path, dataset: str) -> tuple[dlt.Pipeline, Any]:
+    """`data` loaded by a pipeline named as its dataset: the pipeline and dlt's load info."""
     pipeline = dlt.pipeline(
         pipeline_name=dataset,
         destination=warehouse_settings.destination(target),
         dataset_name=dataset,
         pipelines_dir=str(pipelines),
     )
-    pipeline.run(orders(), loader_file_format=warehouse_settings.loader_file_format(target))
-    return pipeline
+    info = pipeline.run(data, loader_file_format=warehouse_settings.loader_file_format(target))
+    return pipeline, info
+
+
+def load(rows: list[dict], target: str, pipelines: Path, dataset: str) -> dlt.Pipeline:
+    return run(orders(rows), target, pipelines, dataset)[0]
 
 
 def test_equal_timestamps_keep_the_greatest_version_whatever_the_order(
@@ -66,18 +81,7 @@ def test_a_load_without_ties_reports_none(target: str, tmp_path: Path, monkeypat
 
 
 def load_events(rows: list[dict], target: str, pipelines: Path) -> dlt.Pipeline:
-    @dlt.resource(name="events", primary_key="id", write_disposition=INSERT_ONLY)
-    def events() -> pa.Table:
-        yield pa.Table.from_pylist(rows)
-
-    pipeline = dlt.pipeline(
-        pipeline_name="events",
-        destination=warehouse_settings.destination(target),
-        dataset_name="events",
-        pipelines_dir=str(pipelines),
-    )
-    pipeline.run(events(), loader_file_format=warehouse_settings.loader_file_format(target))
-    return pipeline
+    return run(events(rows), target, pipelines, "events")[0]
 
 
 def test_an_insert_only_table_matches_rows_read_again_by_key_and_updated_at(
