@@ -156,7 +156,7 @@ def test_rejected_rows_are_kept_aside_then_fetched_again_until_they_load(
 
         # dbt shows them too: an audit model with every one, and a warning with the count.
         audit = ("audit_rejected_records", "--indirect-selection", "cautious")
-        duckdb_warehouse.dbt("build", "--select", *audit)
+        duckdb_warehouse.build("--select", *audit)
         audited = duckdb_warehouse.query(
             "select rejected_key, rejection_status from analytics.audit_rejected_records"
         )
@@ -193,7 +193,7 @@ def test_a_row_that_never_loads_is_given_up_and_stored_once(
     assert all(kept[k] == ("persistent", 1) for k in first_keys), kept
 
     # dbt: no test fails for a row the ingestion kept aside; the audit names each, and warns.
-    output = duckdb_warehouse.dbt("build")
+    output = duckdb_warehouse.build()
     assert "assert_no_rejected_records" in output and "WARN" in output
 
 

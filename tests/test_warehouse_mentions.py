@@ -29,7 +29,7 @@ def test_an_edited_tweet_and_a_renamed_product_rebuild_the_mentions(
 ) -> None:
     pipeline.run("catalog_db", warehouse.target)
     pipeline.run("shop_api", warehouse.target)
-    warehouse.dbt("build")
+    warehouse.build()
     (tweet,) = warehouse.query("select min(tweet_id) from analytics.product_mentions")[0]
     assert tweet is not None, "no tweet names a product: the shop is too small for this test"
 
@@ -55,8 +55,8 @@ def test_an_edited_tweet_and_a_renamed_product_rebuild_the_mentions(
 
 def assert_mentions_equal_a_full_refresh(warehouse: Warehouse) -> list[tuple[Any, ...]]:
     """An incremental build's product_mentions, checked against a full refresh of it."""
-    warehouse.dbt("build")
+    warehouse.build()
     incremental = warehouse.query(MENTIONS)
-    warehouse.dbt("build", "--select", "product_mentions", "--full-refresh")
+    warehouse.build("--select", "product_mentions", "--full-refresh")
     assert warehouse.query(MENTIONS) == incremental, "product_mentions: incremental != full refresh"
     return incremental

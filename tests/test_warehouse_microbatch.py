@@ -32,7 +32,7 @@ def build(warehouse: Warehouse, begin: date, check: bool = True) -> str:
     """The revenue mart and what it is built from (the guard looks at selected models only)."""
     revenue_begin = f'{{revenue_begin: "{begin}"}}'
     selected = ("--select", "+location_daily_revenue", "--indirect-selection", "cautious")
-    return warehouse.dbt("build", *selected, "--vars", revenue_begin, check=check)
+    return warehouse.build(*selected, "--vars", revenue_begin, check=check)
 
 
 @pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)

@@ -32,36 +32,37 @@ def test_items_loaded_without_their_order_rebuild_the_order_facts(
 ) -> None:
     pipeline.run("catalog_db", warehouse.target)
     pipeline.run("shop_api", warehouse.target)
-    warehouse.dbt("build")
-    ((order, item, sku),) = warehouse.query(
-        "select order_id, id, sku from raw.order_items order by id limit 1"
+    warehouse.build()
+    ((order, item),) = warehouse.query(
+        "select order_id, id from raw.order_items order by id limit 1"
+    )
+    ((reloaded, sku),) = warehouse.query(
+        f"select id, sku from raw.order_items where order_id <> '{order}' order by id limit 1"
     )
     ((other_sku,),) = warehouse.query(f"select min(sku) from raw.products where sku <> '{sku}'")
     items_before = item_count(warehouse, order)
 
-    # A free item added to the order (its total stays right), the order's row untouched; and
-    # an item of an order that has not landed yet: kept without a day, no order.
+    # A free item added to an order (its total stays right), the order's row untouched; an
+    # item of an order that has not landed yet: kept without a day, no order; and an item of
+    # another order loaded again as another product (same price), its order untouched.
     copy_raw_row(warehouse, "order_items", item, id=f"'{item}-extra'", price="0")
     copy_raw_row(warehouse, "order_items", item, id=f"'{item}-early'", order_id="'order-late'")
-    assert_facts_equal_a_full_refresh(warehouse)
+    load = add_completed_load(warehouse)
+    warehouse.query_write(
+        f"update raw.order_items set sku = '{other_sku}', _dlt_load_id = '{load}' "
+        f"where id = '{reloaded}'"
+    )
+    facts = assert_facts_equal_a_full_refresh(warehouse)
     assert item_count(warehouse, order) == items_before + 1
     assert order_item_day(warehouse, f"{item}-early") is None
     assert item_count(warehouse, "order-late") is None
+    assert any(row[0] == reloaded and row[2] == other_sku for row in facts["order_items"])
 
     # The order lands, and takes its item.
     copy_raw_row(warehouse, "orders", order, id="'order-late'")
     assert_facts_equal_a_full_refresh(warehouse)
     assert item_count(warehouse, "order-late") == 1
     assert order_item_day(warehouse, f"{item}-early") is not None
-
-    # The first item loaded again as another product (same price), its order untouched.
-    load = add_completed_load(warehouse)
-    warehouse.query_write(
-        f"update raw.order_items set sku = '{other_sku}', _dlt_load_id = '{load}' "
-        f"where id = '{item}'"
-    )
-    facts = assert_facts_equal_a_full_refresh(warehouse)
-    assert any(row[0] == item and row[2] == other_sku for row in facts["order_items"])
 
 
 def test_a_mart_stops_rather_than_read_a_mart_behind_its_loads(
@@ -72,7 +73,7 @@ def test_a_mart_stops_rather_than_read_a_mart_behind_its_loads(
     would take the item in: the build stops instead, naming the mart behind."""
     pipeline.run("catalog_db", warehouse.target)
     pipeline.run("shop_api", warehouse.target)
-    warehouse.dbt("build")
+    warehouse.build()
     ((order, item),) = warehouse.query(
         "select order_id, id from raw.order_items order by id limit 1"
     )

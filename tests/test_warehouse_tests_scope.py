@@ -36,7 +36,7 @@ def test_a_build_tests_the_rows_loaded_since_its_last_passing_build(
 ) -> None:
     pipeline.run("catalog_db", warehouse.target)
     pipeline.run("shop_api", warehouse.target)
-    warehouse.dbt("build")  # a new warehouse: every row tested, and the mark set
+    warehouse.build()  # a new warehouse: every row tested, and the mark set
     columns = [
         name
         for (name,) in warehouse.query(
@@ -60,22 +60,22 @@ def test_a_build_tests_the_rows_loaded_since_its_last_passing_build(
     # A new item of an old order: the order is rebuilt, and checked, and its subtotal (the
     # upstream's, unchanged) no longer matches its items.
     extra = item_in_a_new_load("id || '-extra'")
-    output = warehouse.dbt("build", check=False)
+    output = warehouse.build(check=False)
     assert failed(output, "assert_order_subtotals_match_their_items"), output[-3000:]
     warehouse.query_write(f"delete from raw.order_items where _dlt_load_id = '{extra}'")
     warehouse.query_write(f"delete from raw._dlt_loads where load_id = '{extra}'")
-    warehouse.dbt("build", "--full-refresh")
+    warehouse.build("--full-refresh")
     (passed,) = mark(warehouse)
 
     # An item repeated by a new load: its key is old, the row is new, and the build fails.
     repeat = item_in_a_new_load("id")
-    output = warehouse.dbt("build", check=False)
+    output = warehouse.build(check=False)
     assert failed(output, UNIQUE_ITEMS), output[-3000:]
     assert mark(warehouse) == [passed]  # a failing build does not move it
 
     # The repeat gone, the next build passes and moves the mark on.
     warehouse.query_write(f"delete from raw.order_items where _dlt_load_id = '{repeat}'")
-    warehouse.dbt("build")
+    warehouse.build()
     assert mark(warehouse) > [passed]
 
     # A repeat that claims an old load (no load brings one: a hand edit of the raw table) is
@@ -84,11 +84,11 @@ def test_a_build_tests_the_rows_loaded_since_its_last_passing_build(
     warehouse.query_write(
         "insert into raw.order_items select * from raw.order_items order by id limit 1"
     )
-    output = warehouse.dbt("build", check=False)
+    output = warehouse.build(check=False)
     assert failed(output, "assert_marts_reconcile_with_raw"), output[-3000:]
     assert not failed(output, UNIQUE_ITEMS), output[-3000:]
     output = warehouse.dbt("test", "--select", "source:shop.order_items", check=False)
     assert failed(output, UNIQUE_ITEMS), output[-3000:]
     # A full refresh tests every row as well.
-    output = warehouse.dbt("build", "--full-refresh", check=False)
+    output = warehouse.build("--full-refresh", check=False)
     assert failed(output, UNIQUE_ITEMS), output[-3000:]
