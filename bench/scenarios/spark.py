@@ -1,9 +1,11 @@
 """Spark: how `dbt build` on the cluster scales with workers and with data, next to DuckDB on
-the same data; and what partitions save a one-day query on the orders mart there."""
+the same data; what keeping the JVMs' optimizing compiler to hot code saves a build; and what
+partitions save a one-day query on the orders mart there."""
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import re
@@ -23,6 +25,7 @@ from bench.runner import BenchConfig, Result, compare, median, scenario
 from bench.scenarios.ingestion import environment
 from bench.scenarios.warehouse import DBT, REPO_ROOT, history_args, ingest_both, upstream_env
 from cluster.ports import free_ports
+from cluster.spark import JIT_OPTIONS
 from upstream.process import UpstreamProcess
 
 SPARK = "spark"  # one worker process for these scenarios: they share the loaded lake
@@ -65,12 +68,14 @@ def loaded_lake(orders: int) -> tuple[Path, dict[str, str]]:
 _running: dict[str, dict[str, str]] = {}  # the cluster up now ("<workers>@<scratch>"): its env
 
 
-def cluster(workers: int, scratch: Path) -> dict[str, str]:
+def cluster(workers: int, scratch: Path, jit: str | None = None) -> dict[str, str]:
     """The environment that reaches a cluster of `workers` workers (`python -m cluster up` on
-    free ports, state under `scratch`): the one running if it has as many, else a new one,
-    the running one stopped first by its PIDs (the last one at exit). The builds alternate
-    1 and 2 workers, so each starts a cluster; the pruning scenario reuses the last."""
-    key = f"{workers}@{scratch}"
+    free ports, state under `scratch`; `jit`: its JVMs' SPARK_JIT_OPTIONS, None for the
+    cluster's own): the one running if it is that one, else a new one, the running one
+    stopped first by its PIDs (the last one at exit). The builds alternate 1 and 2 workers,
+    so each starts a cluster; the pruning scenario reuses the last."""
+    variant = "" if jit is None else f"-jit-{hashlib.sha1(jit.encode()).hexdigest()[:8]}"
+    key = f"{workers}{variant}@{scratch}"
     if key in _running:
         return _running[key]
     stop_clusters()
@@ -78,7 +83,10 @@ def cluster(workers: int, scratch: Path) -> dict[str, str]:
         **os.environ,
         **free_ports(workers),
         "SPARK_WORKERS": str(workers),
-        "SPARK_STATE_DIR": str(scratch / f"spark-{workers}"),
+        # Its own metastore per variant: a build on a metastore another variant declared the
+        # raw zone in would skip that work.
+        "SPARK_STATE_DIR": str(scratch / f"spark-{workers}{variant}"),
+        **({} if jit is None else {"SPARK_JIT_OPTIONS": jit}),
     }
     up = subprocess.run([*CLUSTER, "up"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     if up.returncode != 0:
@@ -134,11 +142,11 @@ def timed_build(target: str, env: dict[str, str], scratch: Path, *args: str) -> 
     return seconds
 
 
-def spark_build(workers: int, orders: int, *args: str) -> float:
+def spark_build(workers: int, orders: int, *args: str, jit: str | None = None) -> float:
     """The project built from the lake on a cluster of `workers` (every order checked to be
     in the mart): the build's seconds."""
     scratch, lake_env = loaded_lake(orders)
-    env = {**cluster(workers, scratch), **lake_env}
+    env = {**cluster(workers, scratch, jit), **lake_env}
     seconds = timed_build("spark", env, scratch, *args)
     ((built,),) = query(env, "select count(*) from analytics.orders")
     if built != orders:
@@ -158,12 +166,16 @@ def duckdb_build(orders: int, *args: str) -> float:
     return seconds
 
 
+def quick_selection(config: BenchConfig) -> tuple[str, ...]:
+    """The smoke run (quick mode) builds the models of the orders mart and what it reads, not
+    the project: the cluster starts are its cost already, and the project's tests pass on
+    Spark in `make test` (tests/test_spark_marts.py)."""
+    return ("--select", "+orders", "--resource-type", "model") if config.quick else ()
+
+
 @scenario("spark-workers", group=SPARK, slow=True)
 def spark_workers(config: BenchConfig) -> Result:
-    # The smoke run (quick mode) builds the models of the orders mart and what it reads, not
-    # the project: the cluster starts are its cost already, and the project's tests pass on
-    # Spark in `make test` (tests/test_spark_marts.py).
-    selection = ("--select", "+orders", "--resource-type", "model") if config.quick else ()
+    selection = quick_selection(config)
     points, samples = [], ([], [])
     for orders in spark_sizes(config):
         runs: dict[int, list[float]] = {workers: [] for workers in WORKERS}
@@ -260,6 +272,39 @@ def spark_pruning(config: BenchConfig) -> Result:
             f"{median(seconds['pruned']) * 1000:.0f} ms pruned (a whole round trip through "
             "the Thrift server each). The raw zone prunes by load day the same way "
             "(tests/test_spark_raw_zone.py); a bench run lands one load day only."
+        ),
+    )
+
+
+JVM_DEFAULTS, HOT_CODE_ONLY = "JVM defaults", "C2 for hot code"
+JIT_SIDES = {JVM_DEFAULTS: "", HOT_CODE_ONLY: JIT_OPTIONS}
+
+
+@scenario("spark-jit", group=SPARK, slow=True)
+def spark_jit(config: BenchConfig) -> Result:
+    orders = spark_sizes(config)[0]
+    runs: dict[str, list[float]] = {side: [] for side in JIT_SIDES}
+    for _ in range(min(config.repetitions, 2)):  # alternated; a 1M build is minutes
+        for side, jit in JIT_SIDES.items():
+            # A cluster started for each build: what the JIT compiled is the JVM's own.
+            stop_clusters()
+            runs[side].append(spark_build(2, orders, *quick_selection(config), jit=jit))
+    stop_clusters()
+    return compare(
+        "spark-jit",
+        "Spark: dbt build with the JVMs' default JIT vs C2 for hot code only",
+        f"a whole `dbt build --full-refresh` process from the lake ({orders:,} orders) on a "
+        "2-worker cluster started for it: HotSpot's defaults vs its optimizing compiler's "
+        "(C2) thresholds 10x higher (cluster/spark.py: JIT_OPTIONS, the cluster's default)",
+        (JVM_DEFAULTS, HOT_CODE_ONLY),
+        (runs[JVM_DEFAULTS], runs[HOT_CODE_ONLY]),
+        "s",
+        ">= 1.15x",
+        lower_is_better=True,
+        passed=lambda ratio: ratio >= 1.15,
+        notes=(
+            "Spark compiles generated classes for every query; with the JVM's defaults C2 "
+            "recompiles each query's hot paths, CPU the executors and dbt need on two cores"
         ),
     )
 
