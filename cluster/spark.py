@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cluster.hive_shim import JAR, write_llap_signable_jar
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 STARTUP_SECONDS = 180.0
@@ -159,6 +161,8 @@ def daemons() -> list[Daemon]:
         "spark.driver.extraJavaOptions": (
             f"-Dderby.system.home={state} -Djava.io.tmpdir={state / 'tmp'} {jit}"
         ).strip(),
+        # Closing a session may initialize Hive's function registry (cluster/hive_shim.py).
+        "spark.driver.extraClassPath": str(state / "jars" / JAR),
     }
     if jit:
         conf["spark.executor.extraJavaOptions"] = jit
@@ -205,6 +209,7 @@ def up() -> int:
     (state / "pids").mkdir(parents=True, exist_ok=True)
     (state / "logs").mkdir(parents=True, exist_ok=True)
     (state / "tmp").mkdir(parents=True, exist_ok=True)
+    write_llap_signable_jar(state / "jars")
     env = {
         **os.environ,
         "SPARK_LOCAL_IP": HOST,

@@ -45,3 +45,18 @@ def test_the_cluster_answers_sql_and_listens_on_loopback_only(
     assert len(pids) == 4  # master, two workers, the Thrift server
     addresses = set().union(*(listening(pid) for pid in pids))
     assert addresses and all(loopback(a) for a in addresses), addresses
+
+
+def test_hive_classes_that_name_llap_load_in_the_thrift_server(
+    spark_cluster: SparkCluster,
+) -> None:
+    """Hive's function registry names an LLAP interface that Spark 4 no longer ships; without
+    it a session's close failed now and then, and dbt failed the model on that connection
+    (cluster/hive_shim.py). Loading the LLAP table function's class needs the same interface,
+    every time."""
+    plan = spark_cluster.query(
+        "create temporary function llap_splits as "
+        "'org.apache.hadoop.hive.ql.udf.generic.GenericUDTFGetSplits'",
+        "explain select llap_splits('select 1', 1)",
+    )
+    assert "GenericUDTFGetSplits" in plan[0][0], plan
