@@ -90,7 +90,7 @@ format: setup  ## apply ruff's formatting and sqlfluff's fixes
 test: lint  ## the whole suite: lint, then pytest on two workers (dbt on DuckDB, PostgreSQL, Spark)
 	$(BIN)/pytest -n 2 --durations=12
 
-test-dates: setup  ## the date-sensitive tests again under shifted clocks (4 dates; needs gcc)
+test-dates: setup  ## the date-sensitive tests again under shifted clocks (2 dates; needs gcc)
 	$(BIN)/python tests/clock/run_dates.py
 
 chaos: setup  ## kill -9 during ingest and dbt build, DuckDB and PostgreSQL, checked key by key (QUICK=1: 2 trials each)
