@@ -46,12 +46,24 @@ def empty_interface(name: str) -> bytes:
 
 
 def write_llap_signable_jar(folder: Path) -> Path:
-    """The jar holding `LlapSigner$Signable`, written into `folder` (a rename: a running
-    JVM that has the old one open keeps reading it)."""
+    """The jar holding `LlapSigner$Signable` in `folder`, written unless it is there already.
+    A rename: a running JVM that has an old one open keeps reading it."""
     folder.mkdir(parents=True, exist_ok=True)
     jar = folder / JAR
+    content = empty_interface(SIGNABLE)
+    if written(jar) == content:
+        return jar
     partial = jar.with_suffix(".partial")
     with zipfile.ZipFile(partial, "w") as archive:
-        archive.writestr(f"{SIGNABLE}.class", empty_interface(SIGNABLE))
+        archive.writestr(f"{SIGNABLE}.class", content)
     partial.replace(jar)
     return jar
+
+
+def written(jar: Path) -> bytes | None:
+    """The class file `jar` holds, if it is a whole jar holding it."""
+    try:
+        with zipfile.ZipFile(jar) as archive:
+            return archive.read(f"{SIGNABLE}.class")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
