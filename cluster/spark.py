@@ -196,11 +196,15 @@ def answers(port_number: int) -> bool:
         return probe.connect_ex((HOST, port_number)) == 0
 
 
-def check_java() -> None:
+def java_missing_reason() -> str | None:
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        raise SystemExit(
-            "cluster: no Java found; Spark needs Java 17 (apt-get install openjdk-17-jre-headless)"
-        )
+        return "no Java found; Spark needs Java 17 (apt-get install openjdk-17-jre-headless)"
+    return None
+
+
+def check_java() -> None:
+    if reason := java_missing_reason():
+        raise SystemExit(f"cluster: {reason}")
 
 
 def up() -> int:

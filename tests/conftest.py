@@ -13,6 +13,7 @@ import pytest
 from xdist.scheduler import LoadScopeScheduling
 
 from bench.databases import postgres_admin_dsn, scratch_postgres_database
+from cluster.spark import java_missing_reason
 from tests.spark_support import SparkCluster, running
 from tests.support import FAST_UPSTREAM, Warehouse, history_start
 from upstream.process import UpstreamProcess
@@ -130,6 +131,7 @@ def warehouse(
 def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkCluster]:
     """One Spark cluster for every Spark test (a start costs ~45 s), stopped at the end by
     `make spark-down`, which must stop every JVM it started."""
+    require("Spark", java_missing_reason())
     cluster = SparkCluster(tmp_path_factory.mktemp("spark"))
     up = cluster.make("spark-up")
     started = cluster.pids()
