@@ -26,7 +26,7 @@ TEST_ORDERS = 3_000
 # every other test is scheduled on its own. (xdist hands out the units with the most tests
 # first, so these start first.)
 SHARED = {
-    # The session's Spark cluster: one start (~45 s) and four JVMs, not one per worker.
+    # The session's Spark cluster: one start (20-35 s) and four JVMs, not one per worker.
     "tests/test_spark_marts.py": "spark",
     "tests/test_spark_cluster.py": "spark",
     "tests/test_spark_orchestration.py": "spark",
@@ -129,7 +129,7 @@ def warehouse(
 
 @pytest.fixture(scope="session")
 def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkCluster]:
-    """One Spark cluster for every Spark test (a start costs ~45 s), stopped at the end by
+    """One Spark cluster for every Spark test (a start costs 20-35 s), stopped at the end by
     `make spark-down`, which must stop every JVM it started."""
     require("Spark", java_missing_reason())
     cluster = SparkCluster(tmp_path_factory.mktemp("spark"))
