@@ -169,11 +169,15 @@ def duckdb_build(orders: int, *args: str) -> float:
     return seconds
 
 
+# The models of the orders mart and what it reads, without tests.
+ORDERS_MODELS = ("--select", "+orders", "--resource-type", "model")
+
+
 def quick_selection(config: BenchConfig) -> tuple[str, ...]:
-    """The smoke run (quick mode) builds the models of the orders mart and what it reads, not
-    the project: the cluster starts are its cost already, and the project's tests pass on
-    Spark in `make test` (tests/test_spark_marts.py)."""
-    return ("--select", "+orders", "--resource-type", "model") if config.quick else ()
+    """The smoke run (quick mode) builds the models of the orders mart, not the project: the
+    cluster starts are its cost already, and the project's tests pass on Spark in `make test`
+    (tests/test_spark_marts.py)."""
+    return ORDERS_MODELS if config.quick else ()
 
 
 @scenario("spark-workers", group=SPARK, slow=True)
@@ -236,7 +240,7 @@ def spark_pruning(config: BenchConfig) -> Result:
     scratch, lake_env = loaded_lake(orders)
     env = {**cluster(2, scratch), **lake_env}
     if not holds_every_order(env, orders):  # spark-workers' 2-worker build left it here
-        timed_build("spark", env, scratch, "--select", "+orders", "--resource-type", "model")
+        timed_build("spark", env, scratch, *ORDERS_MODELS)
     ((day,),) = query(
         env,
         "select cast(order_date as string) from analytics.orders "
