@@ -21,8 +21,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing import active_children, get_context
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -202,9 +204,21 @@ def run_target(target: str, trials: int, orders: int, rng: random.Random) -> lis
     return results
 
 
-def main() -> int:
-    # Stopped (SIGTERM), the runner unwinds: upstreams and scratch databases are removed.
+def unwind_on_sigterm() -> None:
+    """Stopped (SIGTERM), a target's process unwinds: its upstreams and scratch database are
+    removed."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def stop_targets(*_: object) -> None:
+    """The runner stopped (SIGTERM): the targets' processes are stopped the same way first."""
+    for child in active_children():
+        child.terminate()
+    sys.exit(143)
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, stop_targets)
     parser = argparse.ArgumentParser(prog="make chaos", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="2 trials per target (CI)")
     parser.add_argument("--trials", type=int, default=50, help="trials per target (50)")
@@ -213,12 +227,22 @@ def main() -> int:
     parser.add_argument("--target", choices=TARGETS, action="append", help="default: both")
     args = parser.parse_args()
     trials, orders = (2, 2_000) if args.quick else (args.trials, args.orders)
-    rng = random.Random(args.seed)
-    totals = []
-    for target in args.target or TARGETS:
-        results = run_target(target, trials, orders, rng)
-        exact = sum(trial.exact for trial in results)
-        totals.append((target, exact, len(results), sum(trial.landed for trial in results)))
+    targets = args.target or TARGETS
+    # The targets' trials run side by side, each in a process of its own (the checks set
+    # environment variables) with a generator of its own: the kill moments stay repeatable.
+    context = get_context("spawn")
+    with ProcessPoolExecutor(len(targets), context, initializer=unwind_on_sigterm) as pool:
+        runs = pool.map(
+            run_target,
+            targets,
+            [trials] * len(targets),
+            [orders] * len(targets),
+            [random.Random(f"{args.seed}:{target}") for target in targets],
+        )
+        totals = []
+        for target, results in zip(targets, runs, strict=True):
+            exact = sum(trial.exact for trial in results)
+            totals.append((target, exact, len(results), sum(trial.landed for trial in results)))
     summary = ", ".join(
         f"{target} {exact}/{count} exact ({landed} kills landed mid-run)"
         for target, exact, count, landed in totals
